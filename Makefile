@@ -1,0 +1,41 @@
+# `make test` and `make demo` set up everything they need on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: test demo lint tools bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# The offline demo: emulated Slack, Claude, Vault, Kubernetes, platform API and logs.
+demo: $(STAMP)
+	$(PY) -m bot.cli demo $(DEMO_ARGS)
+
+# The chart and kubectl tests use real helm/kubectl when they can be fetched (CI requires them).
+test: $(STAMP)
+	-@$(MAKE) --no-print-directory tools
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The peers the benchmarks compare against (LangGraph, procrastinate) and matplotlib.
+bench: $(VENV)/.bench-stamp
+$(VENV)/.bench-stamp: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache steadfast.db*
+
+# kubectl v1.35 + helm v4 for the chart tests, cached once under .cache/tools/bin.
+tools:
+	bash scripts/fetch-k8s-tools.sh
