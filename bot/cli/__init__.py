@@ -1,0 +1,31 @@
+"""`steadfast`: the operator's command line. Each area registers its own commands."""
+
+from __future__ import annotations
+
+import typer
+
+from bot import __version__
+from bot.cli import db, demo, doctor, human, jobs, policy, slack, worker
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="steadfast",
+        help="A sandboxed, read-only support agent that lives in Slack.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for module in (jobs, human, worker, db, policy, doctor, slack, demo):
+        module.register(app)
+
+    @app.command()
+    def version() -> None:
+        """Print the version."""
+        typer.echo(__version__)
+
+    return app
+
+
+def main() -> None:
+    build_app()()

@@ -1,0 +1,114 @@
+"""Configuration, read from the environment once, at the entry point, and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every knob Steadfast has. Build it in the CLI (`Settings()`), never in a library module."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STEADFAST_", extra="ignore", populate_by_name=True
+    )
+
+    # --- store ---------------------------------------------------------------------------
+    database_url: str = "sqlite:///./steadfast.db"
+    max_attempts: int = Field(5, ge=1, description="claims before a job is failed for good")
+
+    # --- worker --------------------------------------------------------------------------
+    worker_name: str | None = None
+    concurrency: int = Field(4, ge=1, le=512)
+    lease_ttl_seconds: float = Field(10.0, gt=0)
+    heartbeat_seconds: float | None = Field(None, gt=0, description="default: lease TTL / 3")
+    poll_seconds: float = Field(0.5, gt=0, description="idle poll interval on SQLite")
+    reap_seconds: float = Field(1.0, gt=0)
+
+    # --- policy --------------------------------------------------------------------------
+    policy: Path | None = Field(None, description="policy YAML; default: the shipped policy")
+
+    # --- model ---------------------------------------------------------------------------
+    anthropic_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("ANTHROPIC_API_KEY", "STEADFAST_ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(
+        None, validation_alias=_env("ANTHROPIC_BASE_URL", "STEADFAST_ANTHROPIC_BASE_URL")
+    )
+    model: str = "claude-sonnet-5-5"  # a current Sonnet; 4.5 is deprecated in the SDK
+    model_timeout_seconds: float = 120.0
+    model_max_tokens: int = 4096
+    model_retry_attempts: int = Field(6, ge=1, description="tries per model call, first included")
+    model_retry_base_seconds: float = Field(1.0, gt=0, description="first backoff; doubles")
+    model_retry_max_seconds: float = Field(60.0, gt=0, description="longest single backoff")
+    model_context_tokens: int = Field(
+        150_000, ge=1_000, description="compact older turns when a request grows past this"
+    )
+
+    # --- Slack ---------------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_BOT_TOKEN", "STEADFAST_SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_APP_TOKEN", "STEADFAST_SLACK_APP_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_SIGNING_SECRET", "STEADFAST_SLACK_SIGNING_SECRET")
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", validation_alias=_env("SLACK_API_URL", "STEADFAST_SLACK_API_URL")
+    )
+
+    # --- Vault ---------------------------------------------------------------------------
+    vault_addr: str | None = Field(
+        None, validation_alias=_env("VAULT_ADDR", "STEADFAST_VAULT_ADDR")
+    )
+    vault_token: SecretStr | None = Field(
+        None, validation_alias=_env("VAULT_TOKEN", "STEADFAST_VAULT_TOKEN")
+    )
+    vault_auth: str = Field("token", description="token | approle | kubernetes")
+    vault_role_id: str | None = None
+    vault_secret_id: SecretStr | None = None
+    vault_kubernetes_role: str | None = None
+    vault_kubernetes_jwt_path: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    vault_timeout_seconds: float = 5.0
+
+    # --- Kubernetes ----------------------------------------------------------------------
+    kubeconfig: Path | None = Field(
+        None, validation_alias=_env("KUBECONFIG", "STEADFAST_KUBECONFIG")
+    )
+    kube_in_cluster: bool = False
+    kube_timeout_seconds: float = 10.0
+    kube_api_server: str | None = Field(
+        None, description="API server URL when no kubeconfig (in-cluster: kubernetes.default.svc)"
+    )
+    kube_token_path: Path | None = Field(
+        None, description="bearer token file, re-read on 401 (in-cluster: the projected SA token)"
+    )
+    kube_ca_path: Path | None = Field(None, description="CA bundle for the API server")
+
+    # --- platform HTTP APIs and log stores -----------------------------------------------
+    platform_apis: dict[str, str] = Field(
+        default_factory=dict, description='JSON: {"name": "https://base.url"}'
+    )
+    platform_api_auth: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON: {"name": "vault:secret/path#key" | "env:VAR"}; sent as a bearer token',
+    )
+    loki_url: str | None = None
+    elasticsearch_url: str | None = None
+    http_timeout_seconds: float = 10.0
+
+    # --- ops -----------------------------------------------------------------------------
+    health_port: int | None = Field(None, description="serve /healthz, /readyz, /metrics here")
+    log_level: str = "INFO"
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.heartbeat_seconds or self.lease_ttl_seconds / 3

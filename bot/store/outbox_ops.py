@@ -1,0 +1,83 @@
+"""Outbox queries (the Slack layer drives the state machine; this is only its storage)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.model import OutboxState
+from bot.store.schema import outbox
+
+
+def put(
+    conn: sa.Connection,
+    key: str,
+    method: str,
+    payload: dict[str, Any],
+    job_id: str | None,
+    purpose: str,
+) -> bool:
+    now = datetime.now(UTC)
+    values = {
+        "key": key,
+        "job_id": job_id,
+        "purpose": purpose,
+        "method": method,
+        "payload": payload,
+        "state": OutboxState.PENDING.value,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(outbox)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(outbox.c.key)
+    )
+    return conn.execute(stmt).scalar() is not None
+
+
+def due(conn: sa.Connection, limit: int, now: datetime) -> list[sa.Row[Any]]:
+    pending = sa.and_(
+        outbox.c.state == OutboxState.PENDING.value,
+        sa.or_(outbox.c.not_before.is_(None), outbox.c.not_before <= now),
+    )
+    query = (
+        sa.select(outbox)
+        .where(sa.or_(pending, outbox.c.state == OutboxState.SENDING.value))
+        .order_by(outbox.c.created_at, outbox.c.key)
+        .limit(limit)
+    )
+    return list(conn.execute(query).all())
+
+
+def mark(
+    conn: sa.Connection,
+    key: str,
+    state: str,
+    ts: str | None,
+    channel: str | None,
+    not_before: datetime | None,
+    error: str | None,
+    now: datetime,
+) -> None:
+    state = OutboxState(state).value
+    values: dict[str, Any] = {"state": state, "updated_at": now, "not_before": not_before}
+    if state == OutboxState.SENDING.value:
+        values["attempts"] = outbox.c.attempts + 1
+    if ts is not None:
+        values["ts"] = ts
+    if channel is not None:
+        values["channel"] = channel
+    if error is not None:
+        values["last_error"] = error
+    conn.execute(sa.update(outbox).where(outbox.c.key == key).values(**values))
+
+
+def get(conn: sa.Connection, key: str) -> sa.Row[Any] | None:
+    return conn.execute(sa.select(outbox).where(outbox.c.key == key)).one_or_none()

@@ -1,0 +1,74 @@
+"""Read-only job and event queries. `Store` opens the connection; these only ask."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.model import JobStatus
+from bot.store.schema import job_events, jobs
+
+_NEWEST_FIRST = (jobs.c.created_at.desc(), jobs.c.id.desc())
+
+
+def job(conn: sa.Connection, job_id: str) -> sa.Row[Any] | None:
+    return conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).one_or_none()
+
+
+def job_by_key(conn: sa.Connection, key: str) -> sa.Row[Any] | None:
+    return conn.execute(sa.select(jobs).where(jobs.c.idempotency_key == key)).one_or_none()
+
+
+def jobs_in_thread(conn: sa.Connection, channel: str, thread_ts: str) -> list[sa.Row[Any]]:
+    return list(
+        conn.execute(
+            sa.select(jobs)
+            .where(jobs.c.channel == channel)
+            .where(sa.or_(jobs.c.thread_ts == thread_ts, jobs.c.ts == thread_ts))
+            .order_by(*_NEWEST_FIRST)
+        )
+    )
+
+
+def recent_jobs(
+    conn: sa.Connection, status: JobStatus | None, limit: int, tenant: str | None
+) -> list[sa.Row[Any]]:
+    query = sa.select(jobs).order_by(*_NEWEST_FIRST).limit(limit)
+    if status is not None:
+        query = query.where(jobs.c.status == JobStatus(status).value)
+    if tenant is not None:
+        query = query.where(jobs.c.tenant == tenant)
+    return list(conn.execute(query))
+
+
+def events(
+    conn: sa.Connection, job_id: str, after_seq: int, kinds: list[str] | None
+) -> list[sa.Row[Any]]:
+    query = (
+        sa.select(job_events)
+        .where(job_events.c.job_id == job_id, job_events.c.seq > after_seq)
+        .order_by(job_events.c.seq)
+    )
+    if kinds:
+        query = query.where(job_events.c.kind.in_(kinds))
+    return list(conn.execute(query))
+
+
+def counts_by_status(conn: sa.Connection) -> dict[JobStatus, int]:
+    rows = conn.execute(sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)).all()
+    counts = dict.fromkeys(JobStatus, 0)
+    counts.update({JobStatus(s): n for s, n in rows})
+    return counts
+
+
+def oldest_queued(conn: sa.Connection) -> datetime | None:
+    oldest = conn.execute(
+        sa.select(sa.func.min(jobs.c.created_at)).where(jobs.c.status == JobStatus.QUEUED.value)
+    ).scalar()
+    if oldest is None or oldest.tzinfo is not None:
+        return oldest
+    # aggregate results bypass the column type on SQLite
+    parsed = datetime.fromisoformat(oldest) if isinstance(oldest, str) else oldest
+    return parsed.replace(tzinfo=UTC)

@@ -1,0 +1,117 @@
+"""Database rows to the record types in `bot.model`, and a new ticket to its rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.model import ErrorInfo, Event, Job, JobStatus, OutboxMessage, OutboxState, Ticket
+
+
+def job_from_row(row: sa.Row[Any]) -> Job:
+    m = row._mapping
+    error = None
+    if m["error_kind"] is not None:
+        error = ErrorInfo(
+            kind=m["error_kind"],
+            message=m["error_message"] or "",
+            retryable=bool(m["error_retryable"]),
+        )
+    return Job(
+        id=m["id"],
+        idempotency_key=m["idempotency_key"],
+        ticket=Ticket(
+            text=m["text"],
+            team=m["team"],
+            channel=m["channel"],
+            ts=m["ts"],
+            thread_ts=m["thread_ts"],
+            user=m["user_id"],
+            tenant=m["tenant"],
+            parent_job_id=m["parent_job_id"],
+        ),
+        status=JobStatus(m["status"]),
+        attempts=m["attempts"],
+        max_attempts=m["max_attempts"],
+        fence=m["fence"],
+        lease_owner=m["lease_owner"],
+        lease_expires_at=m["lease_expires_at"],
+        control=m["control"],
+        created_at=m["created_at"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+        updated_at=m["updated_at"],
+        last_event_at=m["last_event_at"],
+        last_error=error,
+        verdict=m["verdict"],
+        event_count=m["event_seq"],
+    )
+
+
+def event_from_row(row: sa.Row[Any]) -> Event:
+    m = row._mapping
+    return Event(job_id=m["job_id"], seq=m["seq"], at=m["at"], kind=m["kind"], data=m["data"])
+
+
+def outbox_from_row(row: sa.Row[Any]) -> OutboxMessage:
+    m = row._mapping
+    return OutboxMessage(
+        key=m["key"],
+        job_id=m["job_id"],
+        purpose=m["purpose"],
+        method=m["method"],
+        payload=m["payload"],
+        state=OutboxState(m["state"]),
+        attempts=m["attempts"],
+        not_before=m["not_before"],
+        ts=m["ts"],
+        channel=m["channel"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        last_error=m["last_error"],
+    )
+
+
+def new_job_values(
+    ticket: Ticket, job_id: str, key: str | None, max_attempts: int, now: datetime
+) -> dict[str, Any]:
+    """The `jobs` row of a ticket just submitted: queued, never claimed, one event so far."""
+    return {
+        "id": job_id,
+        "idempotency_key": key,
+        "text": ticket.text,
+        "team": ticket.team,
+        "channel": ticket.channel,
+        "ts": ticket.ts,
+        "thread_ts": ticket.thread_ts,
+        "user_id": ticket.user,
+        "tenant": ticket.tenant,
+        "parent_job_id": ticket.parent_job_id,
+        "status": JobStatus.QUEUED.value,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "fence": 0,
+        "event_seq": 1,
+        "created_at": now,
+        "updated_at": now,
+        "last_event_at": now,
+    }
+
+
+def ticket_event_data(ticket: Ticket, key: str | None) -> dict[str, Any]:
+    """The `ticket_received` event's data."""
+    data: dict[str, Any] = {
+        "text": ticket.text,
+        "team": ticket.team,
+        "channel": ticket.channel,
+        "ts": ticket.ts,
+        "thread_ts": ticket.thread_ts,
+        "user": ticket.user,
+        "tenant": ticket.tenant,
+        "key": key,
+    }
+    if ticket.parent_job_id:
+        data["parent_job_id"] = ticket.parent_job_id
+    return data

@@ -1,0 +1,479 @@
+"""All SQL lives in this package. One `Store` over SQLite (WAL) or PostgreSQL.
+
+CONTRACT (other parts code against these signatures):
+- Every status change writes a `status_changed` event in the same transaction.
+- Every write made on behalf of a worker takes a `Lease` and checks `jobs.fence` and
+  `jobs.lease_owner` in the same transaction; a mismatch raises `LeaseLost` and writes nothing.
+- Event `seq` is allocated from `jobs.event_seq` under the job's row lock, so worker appends
+  and operator appends never collide; sequences are gap-free per job.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.errors import JobNotFound, LeaseLost, StoreError
+from bot.model import (
+    TERMINAL,
+    Event,
+    Job,
+    JobStatus,
+    Lease,
+    OperatorAction,
+    OutboxMessage,
+    Ticket,
+)
+from bot.store import migrate, outbox_ops, reads, statements, transitions
+from bot.store.engine import READ_ONLY, make_engine
+from bot.store.rows import (
+    event_from_row,
+    job_from_row,
+    new_job_values,
+    outbox_from_row,
+    ticket_event_data,
+)
+from bot.store.schema import job_events, jobs
+from bot.store.wakeup import Wakeup, notify_sql
+
+Q, R = JobStatus.QUEUED.value, JobStatus.RUNNING.value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_job_id() -> str:
+    return secrets.token_hex(6)
+
+
+class Store:
+    def __init__(self, url: str, *, max_attempts: int = 5, pool_size: int = 10) -> None:
+        self.url = url
+        self.max_attempts = max_attempts
+        self.engine = make_engine(url, pool_size=pool_size)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self._wakeup = Wakeup(self.engine)
+
+    # --- lifecycle of the store itself ------------------------------------------------------
+    def upgrade(self) -> None:
+        """Run Alembic migrations to head."""
+        migrate.upgrade(self.engine)
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None: empty)."""
+        with self._errors():
+            return migrate.current_revision(self.engine)
+
+    def ping(self) -> None:
+        """Raise StoreError when the database is unreachable."""
+        with self._read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self._wakeup.close()
+        self.engine.dispose()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            detail = getattr(exc, "orig", None) or exc
+            raise StoreError(
+                f"database error ({self.engine.url.render_as_string()}): "
+                f"{type(detail).__name__}: {str(detail).splitlines()[0] if str(detail) else ''}"
+            ) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self._errors(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._errors(), self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            yield conn
+
+    def _lock(self, conn: sa.Connection, job_id: str) -> sa.Row[Any]:
+        """The job's row, locked for the rest of the transaction (SQLite: already, by BEGIN
+        IMMEDIATE)."""
+        row = conn.execute(
+            sa.select(jobs).where(jobs.c.id == job_id).with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise JobNotFound(job_id)
+        return row
+
+    def _notify(self, conn: sa.Connection) -> None:
+        if self.is_postgres:
+            conn.execute(notify_sql())
+
+    # --- submission and reads ---------------------------------------------------------------
+    def submit(self, ticket: Ticket, *, key: str | None = None) -> tuple[Job, bool]:
+        """Create a queued job with a `ticket_received` event; idempotent on `key`.
+        Returns (job, created)."""
+        if not ticket.text.strip():
+            raise StoreError("a ticket needs text: say what is wrong")
+        if key is not None and (existing := self.find_by_key(key)) is not None:
+            return existing, False
+        now = utcnow()
+        job_id = new_job_id()
+        try:
+            with self._write() as conn:
+                row = conn.execute(
+                    sa.insert(jobs)
+                    .values(**new_job_values(ticket, job_id, key, self.max_attempts, now))
+                    .returning(*jobs.c)
+                ).one()
+                data = ticket_event_data(ticket, key)
+                conn.execute(
+                    sa.insert(job_events).values(
+                        job_id=job_id, seq=1, at=now, kind="ticket_received", data=data
+                    )
+                )
+                self._notify(conn)
+        except StoreError as exc:
+            # Lost a race with a concurrent submit of the same key: theirs is the job.
+            if key is not None and isinstance(exc.__cause__, sa.exc.IntegrityError):
+                if (existing := self.find_by_key(key)) is not None:
+                    return existing, False
+            raise
+        self._wakeup.poke()
+        return job_from_row(row), True
+
+    def get(self, job_id: str) -> Job:
+        """Raises JobNotFound."""
+        with self._read() as conn:
+            row = reads.job(conn, job_id)
+        if row is None:
+            raise JobNotFound(job_id)
+        return job_from_row(row)
+
+    def find_by_key(self, key: str) -> Job | None:
+        with self._read() as conn:
+            row = reads.job_by_key(conn, key)
+        return None if row is None else job_from_row(row)
+
+    def find_by_thread(self, channel: str, thread_ts: str) -> list[Job]:
+        """Jobs whose ticket lives in that Slack thread, newest first."""
+        with self._read() as conn:
+            return [job_from_row(r) for r in reads.jobs_in_thread(conn, channel, thread_ts)]
+
+    def list_jobs(
+        self, *, status: JobStatus | None = None, limit: int = 100, tenant: str | None = None
+    ) -> list[Job]:
+        with self._read() as conn:
+            return [job_from_row(r) for r in reads.recent_jobs(conn, status, limit, tenant)]
+
+    def events(
+        self, job_id: str, *, after_seq: int = 0, kinds: list[str] | None = None
+    ) -> list[Event]:
+        with self._read() as conn:
+            return [event_from_row(r) for r in reads.events(conn, job_id, after_seq, kinds)]
+
+    def counts_by_status(self) -> dict[JobStatus, int]:
+        with self._read() as conn:
+            return reads.counts_by_status(conn)
+
+    def oldest_queued_age_seconds(self) -> float | None:
+        with self._read() as conn:
+            oldest = reads.oldest_queued(conn)
+        return None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+
+    # --- workers ----------------------------------------------------------------------------
+    def claim(self, owner: str, *, lease_ttl: float) -> tuple[Job, Lease] | None:
+        """Take the oldest queued job: status running, attempts+1, fence+1, lease set,
+        `claimed` event (and `resumed` when the job was claimed before). SKIP LOCKED on
+        PostgreSQL; on SQLite the transaction holds the only write lock."""
+        with self._write() as conn:
+            claimed = self._claim(conn, owner, lease_ttl)
+        return None if claimed is None else claimed[:2]
+
+    def claim_with_history(
+        self, owner: str, *, lease_ttl: float
+    ) -> tuple[Job, Lease, list[Event]] | None:
+        """`claim`, plus the job's whole event log read in the same transaction (what a worker
+        hands its handler), saving a round trip per job."""
+        with self._write() as conn:
+            claimed = self._claim(conn, owner, lease_ttl)
+            if claimed is None:
+                return None
+            job, lease = claimed
+            rows = conn.execute(
+                sa.select(job_events)
+                .where(job_events.c.job_id == job.id)
+                .order_by(job_events.c.seq)
+            )
+            return job, lease, [event_from_row(r) for r in rows]
+
+    def _claim(self, conn: sa.Connection, owner: str, lease_ttl: float) -> tuple[Job, Lease] | None:
+        now = utcnow()
+        expires = now + timedelta(seconds=lease_ttl)
+        row = conn.execute(
+            statements.CLAIM, {"b_owner": owner, "b_exp": expires, "b_now": now}
+        ).one_or_none()
+        if row is None:
+            return None
+        job = job_from_row(row)
+        claimed = {
+            "worker": owner,
+            "fence": job.fence,
+            "attempt": job.attempts,
+            "lease_expires_at": expires.isoformat(),
+        }
+        kinds: list[tuple[str, dict[str, Any]]] = [
+            ("status_changed", {"from": Q, "to": R, "by": owner}),
+            ("claimed", claimed),
+        ]
+        if job.fence > 1:
+            kinds.append(
+                ("resumed", {"worker": owner, "fence": job.fence, "attempt": job.attempts})
+            )
+        first = job.event_count - len(kinds) + 1
+        conn.execute(
+            sa.insert(job_events),
+            [
+                {"job_id": job.id, "seq": first + i, "at": now, "kind": k, "data": d}
+                for i, (k, d) in enumerate(kinds)
+            ],
+        )
+        return job, Lease(job_id=job.id, fence=job.fence, owner=owner, expires_at=expires)
+
+    def _fenced(self, lease: Lease) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            jobs.c.id == lease.job_id,
+            jobs.c.fence == lease.fence,
+            jobs.c.lease_owner == lease.owner,
+            jobs.c.status == R,
+        )
+
+    def renew(self, lease: Lease, *, lease_ttl: float) -> Lease:
+        """Extend the lease. Raises LeaseLost."""
+        expires = utcnow() + timedelta(seconds=lease_ttl)
+        with self._write() as conn:
+            n = conn.execute(
+                sa.update(jobs).where(self._fenced(lease)).values(lease_expires_at=expires)
+            ).rowcount
+        if n != 1:
+            raise LeaseLost(lease.job_id, lease.fence)
+        return Lease(job_id=lease.job_id, fence=lease.fence, owner=lease.owner, expires_at=expires)
+
+    def append(self, lease: Lease, kind: str, data: dict[str, Any] | None = None) -> Event:
+        """Fenced append, committed on return. Raises LeaseLost."""
+        now = utcnow()
+        data = {} if data is None else data
+        with self._write() as conn:
+            seq = conn.execute(
+                statements.APPEND_BUMP,
+                {
+                    "b_id": lease.job_id,
+                    "b_fence": lease.fence,
+                    "b_owner": lease.owner,
+                    "b_now": now,
+                },
+            ).scalar()
+            if seq is None:
+                raise LeaseLost(lease.job_id, lease.fence)
+            conn.execute(
+                statements.INSERT_EVENT,
+                {"job_id": lease.job_id, "seq": seq, "at": now, "kind": kind, "data": data},
+            )
+        return Event(job_id=lease.job_id, seq=seq, at=now, kind=kind, data=data)
+
+    def control(self, lease: Lease) -> str | None:
+        """The pending operator request ('pause' | 'cancel') for a running job, or None.
+        Raises LeaseLost."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(jobs.c.control).where(self._fenced(lease))).one_or_none()
+        if row is None:
+            raise LeaseLost(lease.job_id, lease.fence)
+        return row[0]  # type: ignore[no-any-return]
+
+    def finish(
+        self,
+        lease: Lease,
+        status: JobStatus,
+        *,
+        verdict: str | None = None,
+        error: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> Job:
+        """Leave `running` for succeeded | escalated | failed | cancelled | waiting_human |
+        paused | queued (release on shutdown), clearing the lease. Fenced.
+
+        A release to queued while an operator's pause/cancel is pending honours the operator.
+        A release does not count as an attempt: the job did not fail."""
+        status = JobStatus(status)
+        if status == JobStatus.RUNNING:
+            raise ValueError("finish() leaves running; pass the status the job moves to")
+        now = utcnow()
+        data: dict[str, Any] = {"from": R, "to": status.value, "by": lease.owner}
+        for k, v in (("reason", reason), ("verdict", verdict), ("error", error)):
+            if v is not None:
+                data[k] = v
+        try:
+            with self._write() as conn:
+                if status != JobStatus.QUEUED:
+                    # One fenced UPDATE ... RETURNING plus the event insert: the common path.
+                    values = transitions.leave_running_values(status, verdict, error)
+                    new, _ = transitions.write_status(
+                        conn, lease.job_id, values, now, [data], guard=self._fenced(lease)
+                    )
+                    return new
+                row = conn.execute(
+                    sa.select(jobs.c.control, jobs.c.attempts)
+                    .where(self._fenced(lease))
+                    .with_for_update()
+                ).one_or_none()
+                if row is None:
+                    raise LeaseLost(lease.job_id, lease.fence)
+                pending, attempts = row
+                if pending:
+                    status = transitions.CONTROL_TARGET[pending]
+                    data["to"] = status.value
+                    data["reason"] = f"{reason or 'released'}; operator {pending} was pending"
+                values = transitions.leave_running_values(status, verdict, error)
+                if status == JobStatus.QUEUED:
+                    values["attempts"] = max(0, attempts - 1)
+                    self._notify(conn)
+                new, _ = transitions.write_status(conn, lease.job_id, values, now, [data])
+        except LeaseLost:
+            raise LeaseLost(lease.job_id, lease.fence) from None
+        if status == JobStatus.QUEUED:
+            self._wakeup.poke()
+        return new
+
+    def reap(self, *, now: datetime | None = None) -> list[str]:
+        """Expired leases → `interrupted` event, then queued, or failed after max_attempts.
+        Returns the affected job ids."""
+        now = now or utcnow()
+        requeued = False
+        reaped: list[str] = []
+        with self._write() as conn:
+            rows = conn.execute(
+                sa.select(jobs)
+                .where(jobs.c.status == R, jobs.c.lease_expires_at < now)
+                .order_by(jobs.c.lease_expires_at)
+                .limit(100)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                job = job_from_row(row)
+                status, values, data = transitions.reap_outcome(job)
+                requeued |= status == JobStatus.QUEUED
+                interrupted = {
+                    "worker": job.lease_owner,
+                    "fence": job.fence,
+                    "attempt": job.attempts,
+                    "lease_expired_at": job.lease_expires_at.isoformat()
+                    if job.lease_expires_at
+                    else None,
+                }
+                transitions.write_status(
+                    conn, job.id, values, now, [data], first=("interrupted", interrupted)
+                )
+                reaped.append(job.id)
+            if requeued:
+                self._notify(conn)
+        if requeued:
+            self._wakeup.poke()
+        return reaped
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Block until a job may be available (LISTEN/NOTIFY on PostgreSQL) or timeout."""
+        self._wakeup.wait(timeout)
+
+    # --- humans -----------------------------------------------------------------------------
+    def operator(self, job_id: str, action: OperatorAction, *, by: str, reason: str) -> Job:
+        """Audited operator action. Running jobs: pause/cancel set `control` and take effect at
+        the next step boundary. Raises JobNotFound, IllegalTransition."""
+        action = OperatorAction(action)
+        with self._write() as conn:
+            job = job_from_row(self._lock(conn, job_id))
+            values, audit, change = transitions.operator_plan(job, action, by=by, reason=reason)
+            new, _ = transitions.write_status(
+                conn,
+                job_id,
+                values,
+                utcnow(),
+                [change] if change else [],
+                first=("operator_action", audit),
+            )
+            if new.status == JobStatus.QUEUED:
+                self._notify(conn)
+        if new.status == JobStatus.QUEUED:
+            self._wakeup.poke()
+        return new
+
+    def human_event(self, job_id: str, kind: str, data: dict[str, Any], *, requeue: bool) -> Event:
+        """Append an event on behalf of a human (answer, approval, feedback, refusal audit);
+        with `requeue`, move a waiting_human job back to queued in the same transaction."""
+        with self._write() as conn:
+            job = job_from_row(self._lock(conn, job_id))
+            changes: list[dict[str, Any]] = []
+            values: dict[str, Any] = {}
+            if requeue and job.status == JobStatus.WAITING_HUMAN:
+                values = {"status": Q}
+                changes.append({"from": job.status.value, "to": Q, "reason": kind})
+            _, written = transitions.write_status(
+                conn, job_id, values, utcnow(), changes, first=(kind, data)
+            )
+            if changes:
+                self._notify(conn)
+        if changes:
+            self._wakeup.poke()
+        return written[0]
+
+    # --- outbox -----------------------------------------------------------------------------
+    def outbox_put(
+        self,
+        key: str,
+        method: str,
+        payload: dict[str, Any],
+        *,
+        job_id: str | None = None,
+        purpose: str = "",
+        lease: Lease | None = None,
+    ) -> bool:
+        """Insert once per key (fenced when a lease is given). Returns False if it existed."""
+        with self._write() as conn:
+            if lease is not None:
+                held = conn.execute(
+                    sa.update(jobs).where(self._fenced(lease)).values(updated_at=utcnow())
+                ).rowcount
+                if held != 1:
+                    raise LeaseLost(lease.job_id, lease.fence)
+            return outbox_ops.put(conn, key, method, payload, job_id, purpose)
+
+    def outbox_due(self, *, limit: int = 50, now: datetime | None = None) -> list[OutboxMessage]:
+        """Pending rows whose not_before has passed, plus rows left 'sending' (to verify)."""
+        with self._read() as conn:
+            return [outbox_from_row(r) for r in outbox_ops.due(conn, limit, now or utcnow())]
+
+    def outbox_mark(
+        self,
+        key: str,
+        state: str,
+        *,
+        ts: str | None = None,
+        channel: str | None = None,
+        not_before: datetime | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._write() as conn:
+            outbox_ops.mark(conn, key, state, ts, channel, not_before, error, utcnow())
+
+    def outbox_get(self, key: str) -> OutboxMessage | None:
+        with self._read() as conn:
+            row = outbox_ops.get(conn, key)
+        return None if row is None else outbox_from_row(row)
+
+
+__all__ = ["TERMINAL", "Store", "new_job_id", "utcnow"]

@@ -1,0 +1,102 @@
+"""The `JobContext` a handler receives: every write goes through the job's lease."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.errors import LeaseLost, StopRequested
+from bot.metrics import Metrics
+from bot.model import Event, Job, Lease
+from bot.store import Store
+
+
+@dataclass
+class Run:
+    """A job this worker holds. The heartbeat thread replaces `lease` (same fence, later expiry)
+    and sets `lost` when renewal is refused."""
+
+    job: Job
+    lease: Lease
+    history: list[Event] = field(default_factory=list)
+    lost: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LeasedContext:
+    def __init__(
+        self,
+        store: Store,
+        run: Run,
+        events: list[Event],
+        *,
+        worker_name: str,
+        shutdown: threading.Event,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._store = store
+        self._run = run
+        self._events = events
+        self._worker_name = worker_name
+        self._shutdown = shutdown
+        self._metrics = metrics
+        self._last_step = time.perf_counter()
+
+    @property
+    def job(self) -> Job:
+        return self._run.job
+
+    @property
+    def events(self) -> list[Event]:
+        return self._events
+
+    @property
+    def worker_name(self) -> str:
+        return self._worker_name
+
+    def _lease(self) -> Lease:
+        if self._run.lost:
+            raise LeaseLost(self._run.lease.job_id, self._run.lease.fence)
+        return self._run.lease
+
+    def append(self, kind: str, data: dict[str, Any] | None = None) -> Event:
+        try:
+            event = self._store.append(self._lease(), kind, data)
+        except LeaseLost:
+            self._run.lost = True
+            raise
+        self._events.append(event)
+        if self._metrics is not None:
+            now = time.perf_counter()
+            self._metrics.step_latency.labels(kind=kind).observe(now - self._last_step)
+            self._last_step = now
+        return event
+
+    def checkpoint(self) -> None:
+        try:
+            pending = self._store.control(self._lease())
+        except LeaseLost:
+            self._run.lost = True
+            raise
+        # An operator's pause/cancel wins over shutdown: releasing would lose their request.
+        if pending:
+            raise StopRequested(self.job.id, pending)
+        if self._shutdown.is_set():
+            raise StopRequested(self.job.id, "shutdown")
+
+    def outbox(self, purpose: str, method: str, payload: dict[str, Any]) -> None:
+        job_id = self.job.id
+        try:
+            self._store.outbox_put(
+                f"{job_id}:{purpose}",
+                method,
+                payload,
+                job_id=job_id,
+                purpose=purpose,
+                lease=self._lease(),
+            )
+        except LeaseLost:
+            self._run.lost = True
+            raise

@@ -1,0 +1,34 @@
+"""Choosing the `JobHandler` a worker runs, by name (`steadfast worker --handler NAME`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.errors import ConfigError
+from bot.handler import JobHandler
+from bot.metrics import Metrics
+from bot.notify import Notifier
+from bot.settings import Settings
+from bot.store import Store
+from bot.worker.scripted import ScriptedHandler
+
+KNOWN = ("scripted", "agent")
+
+
+def build_handler(
+    name: str,
+    settings: Settings,
+    store: Store,
+    policy_loader: Callable[[], Any] | None = None,
+    notifier: Notifier | None = None,
+    metrics: Metrics | None = None,
+) -> JobHandler:
+    """The handler called `name`. Raises ConfigError for a name no handler answers to."""
+    if name == "scripted":
+        return ScriptedHandler()
+    if name == "agent":
+        from bot.agent.factory import build_agent_for_worker  # the SDKs load only when used
+
+        return build_agent_for_worker(settings, store, policy_loader, notifier, metrics=metrics)
+    raise ConfigError(f"unknown handler {name!r}; choose one of: {', '.join(KNOWN)}")

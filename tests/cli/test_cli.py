@@ -1,0 +1,181 @@
+"""The operator CLI, through typer's runner against real databases (subprocess variants live in
+tests/worker/test_crash.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import build_app
+
+pytestmark = pytest.mark.db
+
+
+class Cli:
+    def __init__(self, url: str) -> None:
+        self.runner = CliRunner()
+        self.app = build_app()
+        self.env = {"STEADFAST_DATABASE_URL": url}
+
+    def __call__(self, *args: str, code: int = 0) -> Any:
+        result = self.runner.invoke(self.app, list(args), env=self.env)
+        assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture
+def cli(database_url: str) -> Cli:
+    c = Cli(database_url)
+    assert "schema: empty -> 0001" in c("db", "upgrade").stdout
+    return c
+
+
+def test_db_current(cli: Cli) -> None:
+    assert cli.json("db", "current") == {"current": "0001", "head": "0001"}
+    assert "up to date" in cli("db", "current").stdout
+
+
+def test_submit_is_idempotent_on_key(cli: Cli) -> None:
+    first = cli.json("submit", "pods crashlooping", "--key", "T1:C1:1.0", "--channel", "C1")
+    again = cli.json("submit", "pods crashlooping", "--key", "T1:C1:1.0")
+    assert first["created"] is True and again == {**first, "created": False}
+    assert "already exists" in cli("submit", "x", "--key", "T1:C1:1.0").stdout
+    listed = [json.loads(line) for line in cli("jobs", "--json").stdout.splitlines()]
+    assert [r["id"] for r in listed] == [first["id"]]
+
+
+def test_empty_or_oversized_tickets_are_refused_and_nothing_is_queued(cli: Cli) -> None:
+    from bot.model import MAX_TICKET_CHARS
+
+    assert "empty" in cli("submit", "   ", code=2).stderr
+    assert "limit" in cli("submit", "x" * (MAX_TICKET_CHARS + 1), code=2).stderr
+    assert cli("jobs", "--json").stdout.strip() == ""
+
+
+def test_show_record(cli: Cli) -> None:
+    job = cli.json("submit", "vault 503", "--channel", "C9", "--tenant", "acme", "--user", "U1")
+    record = cli.json("show", job["id"])
+    assert record["id"] == job["id"] and record["status"] == "queued"
+    for key in (
+        "attempts",
+        "tenant",
+        "channel",
+        "thread_ts",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "last_event_at",
+        "lease_owner",
+        "lease_expires_at",
+        "last_error",
+        "degraded",
+        "verdict",
+    ):
+        assert key in record
+    assert (record["tenant"], record["channel"], record["degraded"]) == ("acme", "C9", [])
+    text = cli("show", job["id"]).stdout
+    assert job["id"] in text and "queued" in text
+
+
+def test_jobs_filter_and_table(cli: Cli) -> None:
+    a = cli.json("submit", "first")
+    b = cli.json("submit", "second")
+    cli("cancel", b["id"], "--by", "ops", "--reason", "dup")
+    queued = cli("jobs", "--status", "queued", "--json").stdout.splitlines()
+    assert [json.loads(r)["id"] for r in queued] == [a["id"]]
+    table = cli("jobs").stdout
+    assert a["id"] in table and b["id"] in table and "cancelled" in table
+    cli("jobs", "--status", "bogus", code=2)
+
+
+def test_operator_actions_are_audited_and_illegal_ones_exit_1(cli: Cli) -> None:
+    job = cli.json("submit", "x")["id"]
+    assert cli.json("pause", job, "--by", "alice", "--reason", "look")["status"] == "paused"
+    assert "resume -> queued" in cli("resume", job, "--by", "bob", "--reason", "go").stdout
+    cli("cancel", job, "--by", "carol", "--reason", "dup")
+    bad = cli("cancel", job, "--by", "carol", "--reason", "again", code=1)
+    assert f"cannot cancel job {job}: it is cancelled" in bad.stderr
+    assert cli.json("retry", job, "--by", "dave", "--reason", "redo")["status"] == "queued"
+    events = [json.loads(line) for line in cli("replay", job, "--jsonl").stdout.splitlines()]
+    assert all(set(e) == {"seq", "at", "kind", "data"} for e in events)
+    audit = [
+        (e["data"]["action"], e["data"]["by"], e["data"]["reason"])
+        for e in events
+        if e["kind"] == "operator_action"
+    ]
+    assert audit == [
+        ("pause", "alice", "look"),
+        ("resume", "bob", "go"),
+        ("cancel", "carol", "dup"),
+        ("retry", "dave", "redo"),
+    ]
+    timeline = cli("replay", job).stdout
+    assert "ticket_received" in timeline and "cancel by carol: dup" in timeline
+
+
+def test_operator_action_needs_a_reason(cli: Cli) -> None:
+    job = cli.json("submit", "x")["id"]
+    cli("cancel", job, code=2)
+    assert cli.json("show", job)["status"] == "queued"
+
+
+def test_unknown_job_is_one_line_and_exit_1(cli: Cli) -> None:
+    for args in (["show", "nope"], ["replay", "nope"], ["cancel", "nope", "--reason", "r"]):
+        result = cli(*args, code=1)
+        assert (
+            result.stderr.strip() == "error: no job with id 'nope'; list jobs with `steadfast jobs`"
+        )
+
+
+def test_worker_runs_jobs_until_idle(cli: Cli) -> None:
+    job = cli.json("submit", "steps=2 step_ms=1")["id"]
+    cli("worker", "--handler", "scripted", "--until-idle", "--name", "cli-w")
+    record = cli.json("show", job)
+    assert record["status"] == "succeeded" and record["verdict"] == "resolved"
+    timeline = cli("replay", job).stdout
+    assert "by cli-w" in timeline
+
+
+def test_unknown_handler_is_a_clear_error(cli: Cli) -> None:
+    result = cli("worker", "--handler", "nope", code=1)
+    assert "unknown handler 'nope'" in result.stderr
+
+
+def test_bad_database_url_is_a_clear_error() -> None:
+    c = Cli("mysql://nobody@127.0.0.1/x")
+    assert "unsupported database 'mysql'" in c("jobs", code=1).stderr
+
+
+def test_empty_sqlite_file_is_migrated_automatically(sqlite_url: str) -> None:
+    c = Cli(sqlite_url)
+    assert c.json("submit", "first ticket")["created"] is True
+
+
+def test_postgres_behind_schema_asks_for_db_upgrade(postgres_url: str) -> None:
+    result = Cli(postgres_url)("jobs", code=1)
+    assert "run `steadfast db upgrade` first" in result.stderr
+
+
+@pytest.mark.slow
+def test_console_entry_point(sqlite_url: str) -> None:
+    env = {"STEADFAST_DATABASE_URL": sqlite_url, "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "submit", "hello", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout)["created"] is True
+    missing = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "show", "nope"], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1

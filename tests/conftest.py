@@ -1,0 +1,65 @@
+"""Shared fixtures.
+
+Databases: every test that takes `database_url` runs on SQLite, and also on PostgreSQL when
+STEADFAST_TEST_POSTGRES_URL is set (CI sets it). If it is set and PostgreSQL is unreachable the
+test fails: CI must never pass by skipping the production database. Each PostgreSQL test gets a
+schema of its own (via `search_path` in the URL), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_ENV = "STEADFAST_TEST_POSTGRES_URL"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+def _postgres_schema_url(base: str) -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"{POSTGRES_ENV} is set but PostgreSQL is unreachable: {exc}", pytrace=False)
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for this test (not yet migrated)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'steadfast.db'}"
+    else:
+        yield from _postgres_schema_url(os.environ[POSTGRES_ENV])
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'steadfast.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """PostgreSQL only (benchmarks-style tests, SKIP LOCKED, LISTEN/NOTIFY)."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} not set")
+    yield from _postgres_schema_url(base)
