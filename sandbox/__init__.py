@@ -1,0 +1,11 @@
+"""The policy model, the command gate and the executor: read-only by construction.
+
+policy.py    the policy document (pydantic); rules.py its `commands` section
+loader.py    load/validate YAML with file:line:col errors; hot reload (`PolicyLoader`)
+shell.py     refuse shell syntax; split a pipeline into argv with shlex
+argv.py      match argv against a program's rules; normalise flags
+netcheck.py  where HTTP may go (hosts, ports, literal IP forms, metadata endpoints)
+gate.py      `Gate` and `Decision`: commands and structured tools
+executor.py  `Executor`: run an allowed decision (no shell, clean env, bwrap when present)
+errors.py    `SandboxError` and subclasses
+"""
