@@ -1,0 +1,63 @@
+"""The `integrations` package's exceptions. They never leave the package: `Guard.call`
+translates each into a `Degraded` whose reason says what happened and what to do.
+
+    IntegrationError          root; `retryable` says whether trying again later can help
+    ├── NotConfigured         the dependency has no address/credentials in Settings
+    ├── AccessDenied          the policy does not allow this tenant/path/namespace/host
+    ├── NotFound              the dependency answered: no such object (not a failure of it)
+    ├── BadRequest            the request itself is wrong (bad selector, bad URL)
+    ├── AuthError             credentials rejected even after one fresh login
+    │   └── AuthExpired       credentials expired; the caller logs in again once and retries
+    └── Unavailable           timeout, connection refused/reset, 5xx, 429 (retried with backoff)
+"""
+
+from __future__ import annotations
+
+
+class IntegrationError(Exception):
+    retryable = False
+    # whether this error says the dependency itself is unwell (counts towards the breaker)
+    dependency_failure = False
+
+
+class NotConfigured(IntegrationError):
+    pass
+
+
+class AccessDenied(IntegrationError):
+    pass
+
+
+class NotFound(IntegrationError):
+    pass
+
+
+class BadRequest(IntegrationError):
+    pass
+
+
+class AuthError(IntegrationError):
+    dependency_failure = True
+
+
+class AuthExpired(AuthError):
+    retryable = True
+
+
+class Unavailable(IntegrationError):
+    retryable = True
+    dependency_failure = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """`Retry-After` in seconds (the HTTP-date form is rare from APIs and treated as absent)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
