@@ -1,0 +1,107 @@
+"""Wiring: build the agent handler from settings and the objects the worker already has."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.agent.errors import AgentError
+from bot.agent.loop import AgentConfig, AgentHandler
+from bot.agent.model import AnthropicModel, ModelClient
+from bot.agent.retry import RetryPolicy
+from bot.agent.score import PastTickets
+from bot.agent.toolbox import Clients, CommandSandbox, SandboxRunner, Toolbox
+from bot.metrics import Metrics
+from bot.notify import Notifier, NullNotifier
+from bot.settings import Settings
+from integrations.scrubber import Scrubber
+
+
+def agent_config(settings: Settings) -> AgentConfig:
+    return AgentConfig(
+        model=settings.model,
+        max_tokens=settings.model_max_tokens,
+        retry=RetryPolicy(
+            attempts=settings.model_retry_attempts,
+            base_seconds=settings.model_retry_base_seconds,
+            max_seconds=settings.model_retry_max_seconds,
+        ),
+        context_tokens=settings.model_context_tokens,
+    )
+
+
+def model_client(settings: Settings, scrubber: Scrubber) -> AnthropicModel:
+    if settings.anthropic_api_key is None:
+        raise AgentError(
+            "ANTHROPIC_API_KEY is not set: the agent cannot call the model. Set it (and "
+            "ANTHROPIC_BASE_URL to use the emulator), or run the worker with --handler scripted"
+        )
+    key = settings.anthropic_api_key.get_secret_value()
+    scrubber.register("anthropic-api-key", key)
+    return AnthropicModel(
+        api_key=key, base_url=settings.anthropic_base_url, timeout=settings.model_timeout_seconds
+    )
+
+
+def build_agent(
+    settings: Settings,
+    store: PastTickets | None,
+    policy_loader: Any,
+    scrubber: Scrubber | None = None,
+    notifier: Notifier | None = None,
+    metrics: Metrics | None = None,
+    clients: Clients | None = None,
+    *,
+    model: ModelClient | None = None,
+    sandbox: CommandSandbox | None = None,
+) -> AgentHandler:
+    """The agent for a worker. `store` supplies past tickets for the escalation score;
+    `policy_loader` is a `PolicyLoader`, a callable or a `Policy`; `clients` holds the
+    integrations this deployment has (missing ones degrade their tools)."""
+    scrubber = scrubber or Scrubber()
+    toolbox = Toolbox(clients or Clients(), sandbox or SandboxRunner(), scrubber)
+    return AgentHandler(
+        agent_config(settings),
+        model or model_client(settings, scrubber),
+        toolbox,
+        policy_loader,
+        notifier or NullNotifier(),
+        past=store,
+        metrics=metrics,
+    )
+
+
+def clients_from_settings(
+    settings: Settings,
+    policy_loader: Any,
+    scrubber: Scrubber,
+    *,
+    environ: Mapping[str, str] | None = None,
+    metrics: Metrics | None = None,
+) -> Clients:
+    """Every integration the settings configure (`integrations.registry`)."""
+    from integrations.registry import Integrations
+
+    found = Integrations.from_settings(
+        settings, policy_loader, scrubber, environ=environ, metrics=metrics
+    )
+    return Clients(vault=found.vault, kubernetes=found.kubernetes, http=found.http, logs=found.logs)
+
+
+def build_agent_for_worker(
+    settings: Settings,
+    store: PastTickets | None,
+    policy_loader: Any = None,
+    notifier: Notifier | None = None,
+    *,
+    metrics: Metrics | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AgentHandler:
+    """What `steadfast worker --handler agent` runs: the policy from `settings.policy`
+    (reloaded on change), the integrations the settings configure, the sandbox executor."""
+    from sandbox.loader import PolicyLoader
+
+    loader = policy_loader if policy_loader is not None else PolicyLoader(settings.policy)
+    scrubber = Scrubber()
+    clients = clients_from_settings(settings, loader, scrubber, environ=environ, metrics=metrics)
+    return build_agent(settings, store, loader, scrubber, notifier, metrics, clients)

@@ -1,0 +1,188 @@
+"""The agent's state, derived from the job's events and nothing else.
+
+`History.parse(events)` groups events into turns (one model request, its response, and the
+tool calls the response asked for). The loop decides its next action from this view on every
+iteration, which is what makes a resumed job continue exactly where the last one stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.model import Event
+
+RESULT_KINDS = frozenset({"tool_result", "tool_blocked"})
+
+
+@dataclass
+class ToolCall:
+    tool_use_id: str
+    name: str
+    input: Any
+    step: int
+    call: Event | None = None  # the last `tool_call` event for this id (repeats after a crash)
+    calls: int = 0
+    result: Event | None = None  # tool_result or tool_blocked: the call is done
+    question: Event | None = None  # human_question (ask_human)
+    answer: Event | None = None
+    approval_requested: Event | None = None
+    approval: Event | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+
+@dataclass
+class Turn:
+    step: int
+    request: Event
+    response: Event | None = None
+    tools: list[ToolCall] = field(default_factory=list)
+
+    def pending(self) -> list[ToolCall]:
+        return [t for t in self.tools if not t.done]
+
+
+@dataclass
+class History:
+    turns: list[Turn] = field(default_factory=list)
+    calls: dict[str, ToolCall] = field(default_factory=dict)
+    compaction: Event | None = None
+    handoff: Event | None = None
+    assumptions: list[str] = field(default_factory=list)
+    degraded: list[Event] = field(default_factory=list)
+    blocked: list[Event] = field(default_factory=list)
+    retries: int = 0
+    last_drift_seq: int = 0
+    drift_notes: list[Event] = field(default_factory=list)  # drift checks not tied to a call
+    last_claim_seq: int = 0
+    paused_seconds: float = 0.0  # how long the job sat paused before its latest claim
+    tokens: int = 0
+    last_input_tokens: int = 0
+    active_seconds: float = 0.0
+    started_at: datetime | None = None
+    last_at: datetime | None = None
+
+    @property
+    def last_turn(self) -> Turn | None:
+        return self.turns[-1] if self.turns else None
+
+    @property
+    def steps(self) -> int:
+        return len(self.turns)
+
+    @classmethod
+    def parse(cls, events: list[Event]) -> History:
+        h = cls()
+        running = waiting = False
+        paused_at: Event | None = None
+        for event in events:
+            h._clock(event, counting=running and not waiting)
+            kind = event.kind
+            if kind == "claimed":
+                running, waiting = True, False
+                h.last_claim_seq = event.seq
+                h.paused_seconds = (
+                    (event.at - paused_at.at).total_seconds() if paused_at is not None else 0.0
+                )
+                paused_at = None
+            elif kind == "status_changed" and event.data.get("to") not in (None, "running"):
+                running = False
+                if event.data.get("to") == "paused":
+                    paused_at = event
+            elif kind in ("human_question", "approval_requested"):
+                waiting = True
+            elif kind in ("human_answer", "approval"):
+                waiting = False
+            h._apply(event)
+        return h
+
+    def _clock(self, event: Event, *, counting: bool) -> None:
+        """Running time: only gaps while a worker held the job and no human was being waited
+        for (queued, paused, crashed-until-reaped and waiting time do not count)."""
+        if event.kind == "claimed" and self.started_at is None:
+            self.started_at = event.at
+        if counting and self.last_at is not None:
+            self.active_seconds += max(0.0, (event.at - self.last_at).total_seconds())
+        self.last_at = event.at
+
+    def _apply(self, event: Event) -> None:
+        d = event.data
+        kind = event.kind
+        if kind == "model_request":
+            step = int(d.get("step", len(self.turns) + 1))
+            if not self.turns or self.turns[-1].step != step:
+                self.turns.append(Turn(step=step, request=event))
+        elif kind == "model_response" and self.turns:
+            turn = self.turns[-1]
+            turn.response = event
+            usage = d.get("usage") or {}
+            self.last_input_tokens = (
+                int(usage.get("input_tokens", 0))
+                + int(usage.get("cache_read_input_tokens", 0))
+                + int(usage.get("cache_creation_input_tokens", 0))
+            )
+            self.tokens += self.last_input_tokens + int(usage.get("output_tokens", 0))
+            for block in d.get("content") or []:
+                if block.get("type") == "tool_use":
+                    call = ToolCall(block["id"], block["name"], block.get("input"), turn.step)
+                    turn.tools.append(call)
+                    self.calls[call.tool_use_id] = call
+        elif kind == "tool_call":
+            found = self.calls.get(str(d.get("tool_use_id")))
+            if found is not None:
+                found.call = event
+                found.calls += 1
+        elif kind in RESULT_KINDS:
+            found = self.calls.get(str(d.get("tool_use_id")))
+            if found is not None and found.result is None:
+                found.result = event
+            if kind == "tool_blocked":
+                self.blocked.append(event)
+        elif kind == "human_question":
+            self._attach("question", d, event)
+        elif kind == "approval_requested":
+            self._attach("approval_requested", d, event)
+        elif kind == "human_answer":
+            self._first_waiting("question", "answer", event)
+        elif kind == "approval":
+            self._first_waiting("approval_requested", "approval", event)
+        elif kind == "degraded":
+            self.degraded.append(event)
+        elif kind == "assumption":
+            self.assumptions.append(str(d.get("text", "")))
+        elif kind == "retry":
+            self.retries += 1
+        elif kind == "drift_check":
+            self.last_drift_seq = event.seq
+            if not d.get("tool_use_id"):
+                self.drift_notes.append(event)
+        elif kind == "compacted":
+            self.compaction = event
+        elif kind == "handoff":
+            self.handoff = event
+
+    def _attach(self, attr: str, data: dict[str, Any], event: Event) -> None:
+        call = self.calls.get(str(data.get("tool_use_id")))
+        if call is not None and getattr(call, attr) is None:
+            setattr(call, attr, event)
+
+    def _first_waiting(self, asked: str, answered: str, event: Event) -> None:
+        """A human's reply belongs to the oldest open question of its kind."""
+        for call in self.calls.values():
+            if getattr(call, asked) is not None and getattr(call, answered) is None:
+                setattr(call, answered, event)
+                return
+
+    def answered_calls(self, since_seq: int = 0) -> dict[str, int]:
+        """call key → seq of its result, for calls that got a result after `since_seq`."""
+        from bot.agent.tools import call_key
+
+        keys: dict[str, int] = {}
+        for call in self.calls.values():
+            if call.result is not None and call.result.seq > since_seq:
+                keys.setdefault(call_key(call.name, call.input), call.step)
+        return keys

@@ -1,0 +1,400 @@
+"""The agent loop: a `JobHandler` that investigates a ticket with Claude.
+
+Each iteration re-derives the state from the job's events (`History`), then takes exactly one
+kind of action: finish a turn's tool calls, or ask the model for the next turn. Events are
+appended before the action they announce, so a worker killed at any point leaves a log from
+which the next worker continues without repeating a recorded model response or tool result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.agent.budget import compaction, exhausted
+from bot.agent.errors import (
+    AgentCrashed,
+    ContextTooLarge,
+    ModelAuthFailed,
+    ModelError,
+    ModelRetryable,
+)
+from bot.agent.finish import NoHistory, build_handoff, premature_escalation, stopped_handoff
+from bot.agent.history import History, ToolCall, Turn
+from bot.agent.ledger import layer_of
+from bot.agent.messages import build_messages
+from bot.agent.model import ModelClient, ModelRequest
+from bot.agent.prompt import system_blocks
+from bot.agent.retry import RetryNotice, RetryPolicy, call_with_retries
+from bot.agent.score import PastTickets
+from bot.agent.steps import StepEnv, Waiting, run_call
+from bot.agent.toolbox import Toolbox
+from bot.agent.tools import SubmitHandoff, ToolInputError, parse_input, tool_definitions
+from bot.errors import LeaseLost, StopRequested
+from bot.handler import HandlerResult, JobContext
+from bot.handoff.model import Handoff
+from bot.metrics import Metrics
+from bot.model import JobStatus
+from bot.notify import Notifier, Progress
+from integrations.access import current_policy
+from integrations.errors import AccessDenied
+from integrations.scrubber import Scrubber
+from sandbox.policy import Policy
+
+_RETRY_TEXT = {
+    "rate_limited": "model API is rate-limiting",
+    "overloaded": "model API is overloaded",
+    "server_error": "model API is failing",
+    "unreachable": "model API is unreachable",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    model: str = "claude-sonnet-5-5"
+    max_tokens: int = 4096
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    context_tokens: int = 150_000
+
+
+class AgentHandler:
+    """`bot.handler.JobHandler` for the agent. Thread-safe: one instance serves every job of
+    a worker; per-job state lives in the events only."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        model: ModelClient,
+        toolbox: Toolbox,
+        policy_source: Any,
+        notifier: Notifier,
+        *,
+        past: PastTickets | None = None,
+        metrics: Metrics | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.model = model
+        self.toolbox = toolbox
+        self.policy_source = policy_source
+        self.notifier = notifier
+        self.past: PastTickets = past if past is not None else NoHistory()
+        self.metrics = metrics
+        self.sleep = sleep
+        self.tools = tool_definitions()
+
+    def close(self) -> None:
+        """Release the model client's connections, the integrations and the executor."""
+        close = getattr(self.model, "close", None)
+        if callable(close):
+            close()
+        self.toolbox.close()
+
+    @property
+    def scrubber(self) -> Scrubber:
+        return self.toolbox.scrubber
+
+    def policy(self) -> Policy:
+        """The policy in force now; none loaded means an empty policy, which denies all."""
+        try:
+            return current_policy(self.policy_source)
+        except AccessDenied:
+            return Policy()
+
+    def run(self, ctx: JobContext) -> HandlerResult:
+        try:
+            return self._run(ctx)
+        except (LeaseLost, StopRequested):
+            raise
+        except Exception as exc:
+            # `from None`: the original message and its chain must not reach logs unscrubbed
+            raise AgentCrashed(self.scrubber.scrub(f"{type(exc).__name__}: {exc}")) from None
+
+    def _run(self, ctx: JobContext) -> HandlerResult:
+        policy = self.policy()
+        ticket = ctx.job.ticket
+        tenant = ticket.tenant or policy.tenant_for_channel(ticket.channel)
+        env = StepEnv(ctx, policy, tenant, self.toolbox, self.notifier, self.metrics)
+        self._check_pause_drift(env, History.parse(ctx.events))
+        compacted_for_size = False
+        while True:
+            history = History.parse(ctx.events)
+            if history.handoff is not None:
+                return self._deliver(ctx, Handoff.model_validate(history.handoff.data))
+            turn = history.last_turn
+            if turn is not None and turn.response is not None and turn.pending():
+                outcome = self._finish_turn(env, history, turn)
+                if outcome is not None:
+                    return outcome
+                continue
+            if turn is None or turn.response is not None:
+                limit = exhausted(history, policy.budgets)
+                if limit is not None:
+                    return self._stop(env, history, limit.describe(), {"budget": limit.budget})
+                if history.last_input_tokens > self.config.context_tokens:
+                    data = compaction(history)
+                    if data is not None:
+                        ctx.append("compacted", data)
+                        continue
+                ctx.append("model_request", self._request_event(history, env))
+                history = History.parse(ctx.events)
+            try:
+                response = self._call_model(env, history)
+            except ContextTooLarge as exc:
+                data = None if compacted_for_size else compaction(history, force=True)
+                if data is None:
+                    return self._fail_or_stop(env, history, exc)
+                compacted_for_size = True
+                ctx.append("compacted", {**data, "reason": str(exc)})
+                continue
+            except ModelError as exc:
+                return self._fail_or_stop(env, history, exc)
+            ctx.append("model_response", response)
+            self._progress(env, History.parse(ctx.events))
+            ctx.checkpoint()
+
+    def _check_pause_drift(self, env: StepEnv, history: History) -> None:
+        """After a pause longer than the policy's drift threshold, record it; the next request
+        tells the model to re-check (see `messages.DRIFT_NOTE`)."""
+        threshold = env.policy.budgets.drift_after_seconds
+        if history.paused_seconds > threshold and history.last_drift_seq < history.last_claim_seq:
+            env.ctx.append(
+                "drift_check",
+                {
+                    "reason": "paused",
+                    "waited_seconds": round(history.paused_seconds, 1),
+                    "threshold": threshold,
+                },
+            )
+
+    # --- tools ----------------------------------------------------------------------------
+    def _finish_turn(self, env: StepEnv, history: History, turn: Turn) -> HandlerResult | None:
+        for call in turn.pending():
+            if call.name == "submit_handoff":
+                result = self._submit(env, history, call)
+            else:
+                started = time.perf_counter()
+                waiting = run_call(env, history, call)
+                if self.metrics is not None:
+                    self.metrics.step_latency.labels("tool").observe(time.perf_counter() - started)
+                result = self._wait(waiting) if waiting is not None else None
+            if result is not None:
+                return result
+            history = History.parse(env.ctx.events)
+            if history.handoff is not None:
+                return None
+            env.ctx.checkpoint()
+        return None
+
+    def _submit(self, env: StepEnv, history: History, call: ToolCall) -> HandlerResult | None:
+        ctx = env.ctx
+        base = {"tool_use_id": call.tool_use_id, "name": call.name}
+        ctx.append("tool_call", {**base, "input": call.input, "step": call.step})
+        try:
+            submitted = parse_input(call.name, call.input)
+            assert isinstance(submitted, SubmitHandoff)
+        except ToolInputError as exc:
+            ctx.append("tool_result", {**base, "content": str(exc), "is_error": True})
+            return None
+        refusal = premature_escalation(submitted, history, env.policy, self.toolbox.available)
+        if refusal is not None:
+            ctx.append(
+                "tool_result", {**base, "content": refusal, "is_error": True, "layer_rule": True}
+            )
+            return None
+        handoff = build_handoff(
+            job=ctx.job,
+            tenant=env.tenant,
+            history=history,
+            policy=env.policy,
+            past=self.past,
+            submitted=submitted,
+        )
+        return self._conclude(env, handoff, base)
+
+    def _conclude(
+        self, env: StepEnv, handoff: Handoff, base: dict[str, Any] | None = None
+    ) -> HandlerResult:
+        handoff = Handoff.model_validate(self.scrubber.scrub_obj(handoff.model_dump()))
+        score = handoff.score.model_dump() if handoff.score is not None else {}
+        env.ctx.append("escalation_score", {**score, "verdict": handoff.verdict, **(base or {})})
+        env.ctx.append("handoff", handoff.model_dump())
+        return self._deliver(env.ctx, handoff)
+
+    def _deliver(self, ctx: JobContext, handoff: Handoff) -> HandlerResult:
+        self.notifier.handoff(ctx, handoff)
+        status = JobStatus.ESCALATED if handoff.verdict == "escalated" else JobStatus.SUCCEEDED
+        score = handoff.score.model_dump() if handoff.score is not None else None
+        return HandlerResult(status=status, verdict=handoff.verdict, data={"score": score})
+
+    def _wait(self, waiting: Waiting) -> HandlerResult:
+        return HandlerResult(status=JobStatus.WAITING_HUMAN, data={"question": waiting.question})
+
+    # --- the model ------------------------------------------------------------------------
+    def _request_event(self, history: History, env: StepEnv) -> dict[str, Any]:
+        return {"step": history.steps + 1, "model": self.config.model}
+
+    def _call_model(self, env: StepEnv, history: History) -> dict[str, Any]:
+        messages = build_messages(
+            history,
+            env.ctx.job.ticket,
+            env.tenant,
+            output_cap=env.policy.limits.model_output_cap_chars,
+        )
+        # tool results and human answers are scrubbed when recorded; the ticket is not
+        messages[0] = self.scrubber.scrub_obj(messages[0])
+        request = ModelRequest(
+            model=self.config.model,
+            max_tokens=self.config.max_tokens,
+            system=system_blocks(env.policy),
+            tools=self.tools,
+            messages=messages,
+            job_id=env.ctx.job.id,
+        )
+
+        def on_retry(notice: RetryNotice) -> None:
+            kind = notice.error.kind
+            env.ctx.append(
+                "retry",
+                {
+                    "dependency": "model",
+                    "attempt": notice.attempt,
+                    "wait_seconds": round(notice.wait_seconds, 3),
+                    "kind": kind,
+                    "status": notice.error.status,
+                    "reason": self.scrubber.scrub(str(notice.error)),
+                },
+            )
+            if self.metrics is not None:
+                self.metrics.retries.labels("model").inc()
+            text = f"{_RETRY_TEXT[kind]}; retry is safe; backing off {notice.wait_seconds:.0f} s"
+            self.notifier.progress(
+                env.ctx,
+                Progress(step=history.steps, text=text, retries=history.retries + notice.attempt),
+            )
+            env.ctx.checkpoint()
+
+        started = time.perf_counter()
+        raw = call_with_retries(
+            lambda: self.model.create(request), self.config.retry, on_retry, sleep=self.sleep
+        )
+        latency = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.step_latency.labels("model").observe(latency)
+            usage = raw.get("usage") or {}
+            for direction in (
+                "input_tokens",
+                "output_tokens",
+                "cache_read_input_tokens",
+                "cache_creation_input_tokens",
+            ):
+                self.metrics.model_tokens.labels(direction.removesuffix("_tokens")).inc(
+                    int(usage.get(direction) or 0)
+                )
+        content = [_clean_block(b) for b in raw.get("content") or []]
+        return {
+            "step": history.steps,
+            "id": raw.get("id"),
+            "content": self.scrubber.scrub_obj(content),
+            "stop_reason": raw.get("stop_reason"),
+            "usage": _usage(raw.get("usage") or {}),
+            "latency_ms": round(latency * 1000, 1),
+            "prefix": _digest(messages),
+        }
+
+    def _fail_or_stop(self, env: StepEnv, history: History, exc: ModelError) -> HandlerResult:
+        message = self.scrubber.scrub(str(exc))
+        if isinstance(exc, ModelAuthFailed):
+            env.ctx.append(
+                "error", {"kind": "model_auth", "message": message, "status": exc.status}
+            )
+            return HandlerResult(
+                status=JobStatus.FAILED, error_kind="model_auth", error_message=message
+            )
+        if isinstance(exc, ModelRetryable):
+            env.ctx.append(
+                "degraded", {"dependency": "model", "reason": message, "retryable": True}
+            )
+            return self._stop(
+                env,
+                History.parse(env.ctx.events),
+                f"the model API stayed unavailable ({message})",
+                {},
+            )
+        env.ctx.append(
+            "error", {"kind": "model_rejected", "message": message, "status": exc.status}
+        )
+        if isinstance(exc, ContextTooLarge):
+            return self._stop(
+                env, history, "the conversation no longer fits the model's context", {}
+            )
+        return HandlerResult(
+            status=JobStatus.FAILED, error_kind="model_rejected", error_message=message
+        )
+
+    def _stop(
+        self, env: StepEnv, history: History, why: str, extra: dict[str, Any]
+    ) -> HandlerResult:
+        handoff = stopped_handoff(
+            job=env.ctx.job,
+            tenant=env.tenant,
+            history=history,
+            policy=env.policy,
+            past=self.past,
+            why=why,
+        )
+        return self._conclude(env, handoff, {"stopped": why, **extra})
+
+    def _progress(self, env: StepEnv, history: History) -> None:
+        turn = history.last_turn
+        if turn is None or turn.response is None:
+            return
+        text = next(
+            (
+                " ".join(str(b["text"]).split())[:200]
+                for b in turn.response.data.get("content") or []
+                if b.get("type") == "text" and b.get("text")
+            ),
+            "",
+        )
+        layer = next(
+            (layer_of(env.policy, c.name) for c in turn.tools if layer_of(env.policy, c.name)), None
+        )
+        degraded = sorted({str(e.data.get("dependency")) for e in history.degraded})
+        self.notifier.progress(
+            env.ctx,
+            Progress(
+                step=turn.step, layer=layer, text=text, retries=history.retries, degraded=degraded
+            ),
+        )
+
+
+def _clean_block(block: dict[str, Any]) -> dict[str, Any]:
+    if block.get("type") == "tool_use":
+        return {
+            "type": "tool_use",
+            "id": block["id"],
+            "name": block["name"],
+            "input": block.get("input"),
+        }
+    if block.get("type") == "text":
+        return {"type": "text", "text": block.get("text", "")}
+    return {"type": str(block.get("type"))}
+
+
+def _usage(usage: dict[str, Any]) -> dict[str, int]:
+    keys = (
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    )
+    return {k: int(usage.get(k) or 0) for k in keys}
+
+
+def _digest(messages: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,116 @@
+"""Rebuild the conversation for the Messages API from the job's history. Pure: the same events
+always give the same messages, so a resumed job sends exactly what the crashed one would have."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.agent.history import History, ToolCall
+from bot.model import Ticket
+
+DRIFT_NOTE = (
+    "Note: this investigation was paused for {minutes:.0f} minutes. State may have changed "
+    "since: re-check anything you relied on before concluding."
+)
+NUDGE = (
+    "Continue the investigation with the tools. The only way to finish is to call submit_handoff."
+)
+
+
+def ticket_text(ticket: Ticket, tenant: str | None) -> str:
+    where = ", ".join(
+        part
+        for part in (
+            f"tenant {tenant}" if tenant else "no tenant mapped",
+            f"channel {ticket.channel}" if ticket.channel else "",
+            f"from {ticket.user}" if ticket.user else "",
+        )
+        if part
+    )
+    return f"Ticket ({where}):\n\n{ticket.text}"
+
+
+def result_text(call: ToolCall, cap: int) -> tuple[str, bool]:
+    """What the model sees for a finished call, and whether it is an error."""
+    assert call.result is not None
+    d = call.result.data
+    if call.result.kind == "tool_blocked":
+        text = f"Blocked by policy (rule {d.get('rule') or 'default-deny'}): {d.get('reason', '')}"
+        if d.get("hint"):
+            text += f"\nHint: {d['hint']}"
+        return text, True
+    text = str(d.get("content", ""))
+    if len(text) > cap:
+        text = (
+            text[:cap]
+            + f"\n[output truncated: showing {cap} of {len(text)} characters; the whole output "
+            f"is kept in event {call.result.seq}. Narrow the query to see the rest.]"
+        )
+    return text, bool(d.get("is_error", False))
+
+
+def build_messages(
+    history: History, ticket: Ticket, tenant: str | None, *, output_cap: int
+) -> list[dict[str, Any]]:
+    first = ticket_text(ticket, tenant)
+    after_step = 0
+    if history.compaction is not None:
+        after_step = int(history.compaction.data.get("upto_step", 0))
+        first += f"\n\n[compacted through step {after_step}]\n" + str(
+            history.compaction.data.get("summary", "")
+        )
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": [{"type": "text", "text": first}]}
+    ]
+    turns = [t for t in history.turns if t.step > after_step]
+    first_request = turns[0].request.seq if turns else 1 << 62
+    messages[0]["content"] += _drift_notes(history, first_request, 0)
+    for i, turn in enumerate(turns):
+        if turn.response is None:
+            break  # the request in flight: everything before it is the conversation
+        content = [
+            _clean(b)
+            for b in turn.response.data.get("content") or []
+            if b.get("type") == "tool_use" or (b.get("type") == "text" and b.get("text"))
+        ]
+        if not content:
+            content = [{"type": "text", "text": "(no output)"}]
+        messages.append({"role": "assistant", "content": content})
+        reply: list[dict[str, Any]] = []
+        for call in turn.tools:
+            if call.result is None:
+                return messages[:-1]  # tools still running: not a complete turn yet
+            text, is_error = result_text(call, output_cap)
+            block: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": call.tool_use_id,
+                "content": text,
+            }
+            if is_error:
+                block["is_error"] = True
+            reply.append(block)
+        if not turn.tools:
+            reply.append({"type": "text", "text": NUDGE})
+        # a pause noticed during this turn is told with its results
+        following = turns[i + 1].request.seq if i + 1 < len(turns) else 1 << 62
+        reply += _drift_notes(history, following, turn.response.seq)
+        messages.append({"role": "user", "content": reply})
+    return messages
+
+
+def _drift_notes(history: History, before_seq: int, after_seq: int) -> list[dict[str, Any]]:
+    """Pause notes recorded between two turns, as text blocks for the user message there."""
+    blocks = []
+    for note in history.drift_notes:
+        if after_seq < note.seq < before_seq:
+            minutes = float(note.data.get("waited_seconds", 0)) / 60
+            blocks.append({"type": "text", "text": DRIFT_NOTE.format(minutes=minutes)})
+    return blocks
+
+
+def _clean(block: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields a request may carry back (the SDK's dump adds nulls such as
+    `citations`)."""
+    if block["type"] == "text":
+        return {"type": "text", "text": block["text"]}
+    return {"type": "tool_use", "id": block["id"], "name": block["name"], "input": block["input"]}

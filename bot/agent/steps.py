@@ -1,0 +1,187 @@
+"""One tool call of a turn, from `tool_call` to its result, including the waits for a human
+(ask_human, approvals) and the loop guard. Every event is appended before the action it
+announces; a call with a result is never run again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from bot.agent.history import History, ToolCall
+from bot.agent.toolbox import Toolbox, ToolOutcome
+from bot.agent.tools import LOCAL_TOOLS, RunCommand, ToolInputError, call_key, parse_input
+from bot.handler import JobContext
+from bot.metrics import Metrics
+from bot.notify import Notifier
+from sandbox.policy import Policy
+
+
+@dataclass
+class Waiting:
+    """The call waits for a human; the job goes to waiting_human."""
+
+    question: str
+
+
+@dataclass
+class StepEnv:
+    ctx: JobContext
+    policy: Policy
+    tenant: str | None
+    toolbox: Toolbox
+    notifier: Notifier
+    metrics: Metrics | None = None
+
+
+def needs_approval(policy: Policy, name: str, tool_input: Any) -> bool:
+    if name in policy.approvals.tools:
+        return True
+    if name == "run_command" and isinstance(tool_input, dict):
+        command = str(tool_input.get("command", ""))
+        return any(fnmatchcase(command, glob) for glob in policy.approvals.commands)
+    return False
+
+
+def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
+    """Bring `call` to a result, or return `Waiting` when a human must act first."""
+    ctx = env.ctx
+    base = {"tool_use_id": call.tool_use_id, "name": call.name}
+    try:
+        args = parse_input(call.name, call.input)
+    except ToolInputError as exc:
+        _announce(env, call, base)
+        _result(env, base, str(exc), is_error=True, extra={"schema_error": True})
+        return None
+
+    if call.name not in LOCAL_TOOLS and call.call is None:
+        answered = history.answered_calls(since_seq=history.last_drift_seq)
+        step = answered.get(call_key(call.name, call.input))
+        if step is not None:
+            _announce(env, call, base)
+            _result(
+                env,
+                base,
+                f"Refused: you already made this exact call at step {step} and its result is "
+                "above. Use that result, or try a different source.",
+                is_error=True,
+                extra={"guard": True},
+            )
+            return None
+
+    if call.name == "ask_human":
+        question = str(getattr(args, "question", ""))
+        if call.question is None:
+            _announce(env, call, base)
+            ctx.append("human_question", {**base, "question": question})
+            env.notifier.question(ctx, question)
+            return Waiting(question)
+        if call.answer is None:
+            return Waiting(question)
+        note = _drift_note(env, call, call.question, call.answer)
+        text = f"Answer from {call.answer.data.get('by', 'a human')}: {call.answer.data.get('text', '')}"
+        _result(env, base, text + note, is_error=False)
+        return None
+
+    note = ""
+    if needs_approval(env.policy, call.name, call.input):
+        what = _describe(call.name, args)
+        if call.approval_requested is None:
+            _announce(env, call, base)
+            question = (
+                f"Approval needed before the agent runs {what}. Answer with "
+                f"`steadfast approve {ctx.job.id} --by YOU` or `steadfast deny {ctx.job.id} --by YOU`."
+            )
+            ctx.append("approval_requested", {**base, "input": call.input, "question": question})
+            env.notifier.question(ctx, question)
+            return Waiting(question)
+        if call.approval is None:
+            return Waiting(what)
+        by = call.approval.data.get("by", "a human")
+        if not call.approval.data.get("approved"):
+            reason = call.approval.data.get("reason") or "no reason given"
+            _result(
+                env,
+                base,
+                f"Denied by {by} ({reason}). Find another read-only way or note it as not checked.",
+                is_error=True,
+                extra={"denied_by": by},
+            )
+            return None
+        note = _drift_note(env, call, call.approval_requested, call.approval)
+
+    if call.name == "note_assumption":
+        _announce(env, call, base)
+        ctx.append("assumption", {**base, "text": str(getattr(args, "text", ""))})
+        _result(env, base, "Noted; it will be listed in the handoff.", is_error=False)
+        return None
+
+    _announce(env, call, base, rerun=call.call is not None and call.approval is None)
+    outcome = env.toolbox.run(call.name, args, env.policy, env.tenant)
+    _record(env, base, outcome, note)
+    return None
+
+
+def _announce(env: StepEnv, call: ToolCall, base: dict[str, Any], *, rerun: bool = False) -> None:
+    data = {**base, "input": env.toolbox.scrubber.scrub_obj(call.input), "step": call.step}
+    if rerun:
+        data["rerun"] = True  # the previous attempt was in flight when its worker died
+    env.ctx.append("tool_call", data)
+
+
+def _result(
+    env: StepEnv,
+    base: dict[str, Any],
+    text: str,
+    *,
+    is_error: bool,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    env.ctx.append(
+        "tool_result",
+        {
+            **base,
+            "content": env.toolbox.scrubber.scrub(text),
+            "is_error": is_error,
+            **(extra or {}),
+        },
+    )
+
+
+def _record(env: StepEnv, base: dict[str, Any], outcome: ToolOutcome, note: str) -> None:
+    ctx = env.ctx
+    if outcome.degraded is not None:
+        ctx.append("degraded", {**base, **outcome.degraded.to_dict()})
+        if env.metrics is not None:
+            env.metrics.dependency_up.labels(outcome.degraded.dependency).set(0)
+    if outcome.blocked is not None:
+        ctx.append("tool_blocked", {**base, **outcome.blocked})
+        if env.metrics is not None:
+            env.metrics.blocked.inc()
+        return
+    _result(env, base, outcome.content + note, is_error=outcome.is_error, extra=outcome.data)
+
+
+def _drift_note(env: StepEnv, call: ToolCall, asked: Any, answered: Any) -> str:
+    waited = (answered.at - asked.at).total_seconds()
+    threshold = env.policy.budgets.drift_after_seconds
+    if waited <= threshold:
+        return ""
+    env.ctx.append(
+        "drift_check",
+        {
+            "tool_use_id": call.tool_use_id,
+            "waited_seconds": round(waited, 1),
+            "threshold": threshold,
+        },
+    )
+    return (
+        f"\n\nNote: {waited / 60:.0f} minutes passed while waiting for a human. State may have "
+        "changed since: re-check anything you relied on before concluding."
+    )
+
+
+def _describe(name: str, args: Any) -> str:
+    if isinstance(args, RunCommand):
+        return f"`{args.command}`"
+    return f"{name} {args.model_dump(exclude_none=True)}"
