@@ -1,0 +1,154 @@
+"""Wiring: the Bolt app, its middleware and thin listeners, the outbox dispatcher.
+
+Listeners acknowledge first (`process_before_response=False`: Bolt acks events at once and runs
+the listener on its thread pool), then do the work through `Intake` / `perform`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.settings import Settings
+from bot.slack import home
+from bot.slack.errors import SlackConfigError
+from bot.slack.intake import Intake
+from bot.slack.middleware import SeenEvents, authorize_operators, dedupe_events, ephemeral
+from bot.slack.operators import USAGE, Intent, OperatorDirectory, perform
+from bot.slack.outbox import OutboxDispatcher
+from bot.store.store import Store
+from sandbox.policy import Policy
+
+log = logging.getLogger(__name__)
+
+
+def web_client(settings: Settings, *, rate_limit_retries: int = 3, timeout: int = 10) -> WebClient:
+    """A WebClient aimed at `settings.slack_api_url` that waits out 429s (Retry-After)."""
+    if settings.slack_bot_token is None:
+        raise SlackConfigError("SLACK_BOT_TOKEN is not set; the bot cannot talk to Slack")
+    return WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=timeout,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries)],
+    )
+
+
+@dataclass
+class SlackBot:
+    app: App
+    client: WebClient
+    store: Store
+    intake: Intake
+    directory: OperatorDirectory
+    dispatcher: OutboxDispatcher
+    seen: SeenEvents = field(default_factory=SeenEvents)
+
+    def start_dispatcher(self) -> None:
+        self.dispatcher.start()
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+
+
+def build_bot(
+    settings: Settings,
+    store: Store,
+    policy: Callable[[], Policy],
+    *,
+    http: bool,
+    update_interval: float = 1.0,
+) -> SlackBot:
+    """Build the bot. `http=True` verifies signatures (HTTP mode); Socket Mode needs none."""
+    if http and settings.slack_signing_secret is None:
+        raise SlackConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode cannot verify Slack")
+    client = web_client(settings)
+    # the dispatcher gets a client of its own: its rate-limit waits must not stall listeners
+    dispatcher = OutboxDispatcher(store, web_client(settings), update_interval=update_interval)
+    app = App(
+        client=client,
+        signing_secret=(
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else None
+        ),
+        request_verification_enabled=http,
+        process_before_response=False,
+        token_verification_enabled=True,
+        raise_error_for_unhandled_request=False,
+    )
+    try:
+        bot_user_id = client.auth_test().get("user_id")
+    except SlackClientError as exc:
+        raise SlackConfigError(f"auth.test failed at {settings.slack_api_url}: {exc}") from exc
+    intake = Intake(store, policy, bot_user_id=bot_user_id, on_outbox=dispatcher.wake)
+    directory = OperatorDirectory(client, policy)
+    bot = SlackBot(app, client, store, intake, directory, dispatcher)
+    _register(bot)
+    return bot
+
+
+def _register(bot: SlackBot) -> None:
+    app, store = bot.app, bot.store
+    app.use(dedupe_events(bot.seen))
+    app.use(authorize_operators(store, bot.directory, bot.client))
+
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
+        outcome = bot.intake.mention(event, team=str(body.get("team_id") or ""))
+        log.info(
+            "mention %s/%s: %s %s", event.get("channel"), event.get("ts"), *outcome_parts(outcome)
+        )
+
+    @app.event("message")
+    def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
+        bot.intake.thread_reply(event, team=str(body.get("team_id") or ""))
+
+    @app.event("app_home_opened")
+    def on_home(event: dict[str, Any]) -> None:
+        publish_home(bot, str(event.get("user") or ""))
+
+    @app.command("/steadfast")
+    def on_command(ack: Ack, context: BoltContext) -> None:
+        intent: Intent | None = context.get("intent")
+        if intent is None:
+            ack(text=USAGE, response_type="ephemeral")
+            return
+        if intent.action == "jobs":
+            ack(text=home.jobs_text(store), response_type="ephemeral")
+            return
+        reply = perform(store, intent, lambda job_id: home.status_text(store, job_id))
+        ack(text=reply, response_type="ephemeral")
+
+    @app.action(re.compile(r"^steadfast_"))
+    def on_action(ack: Ack, context: BoltContext) -> None:
+        ack()
+        intent: Intent | None = context.get("intent")
+        if intent is None:
+            return
+        reply = perform(store, intent, lambda job_id: home.status_text(store, job_id))
+        if intent.source == "home":
+            publish_home(bot, intent.user)
+        if intent.action != "feedback" or intent.channel:
+            ephemeral(bot.client, intent, reply)
+
+
+def outcome_parts(outcome: Any) -> tuple[str, str]:
+    return outcome.action, outcome.job_id or "-"
+
+
+def publish_home(bot: SlackBot, user: str) -> None:
+    if not user:
+        return
+    try:
+        bot.client.views_publish(user_id=user, view=home.home_view(bot.store))
+    except SlackClientError as exc:
+        log.warning("could not publish App Home for %s: %s", user, exc)

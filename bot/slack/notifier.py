@@ -1,0 +1,159 @@
+"""`SlackNotifier`: how a running job talks to its Slack thread. Every call becomes fenced outbox
+rows through `ctx.outbox`; the dispatcher (outbox.py) sends them. Nothing here calls Slack.
+
+Keys are stable per job and content, so a job resumed after a crash writes the same rows again
+and the outbox ignores them: nothing is posted twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from bot.handler import JobContext
+from bot.handoff.model import Handoff
+from bot.handoff.render_slack import escape, render_escalation, render_handoff
+from bot.model import Job
+from bot.notify import Progress
+from bot.slack import messages
+from sandbox.policy import Policy
+
+TICKET_LINK = "@@STEADFAST_TICKET_LINK@@"
+ESCALATION_LINK = "@@STEADFAST_ESCALATION_LINK@@"
+
+
+def status_key(job_id: str) -> str:
+    return f"{job_id}:status"
+
+
+def thread_of(job: Job) -> tuple[str, str] | None:
+    """(channel, thread root ts) of a job's ticket, or None for jobs not from Slack."""
+    t = job.ticket
+    if not t.channel or not (t.thread_ts or t.ts):
+        return None
+    return t.channel, str(t.thread_ts or t.ts)
+
+
+def status_row(job: Job) -> dict[str, Any] | None:
+    """The status message's first post (the front door writes it when the job is created)."""
+    where = thread_of(job)
+    if where is None:
+        return None
+    channel, thread = where
+    return {"channel": channel, "thread_ts": thread, **messages.status_message(job.id)}
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+class SlackNotifier:
+    """Implements `bot.notify.Notifier`. `policy` is read at each escalation (it may reload)."""
+
+    def __init__(self, policy: Callable[[], Policy]) -> None:
+        self._policy = policy
+
+    def progress(self, ctx: JobContext, progress: Progress) -> None:
+        job = ctx.job
+        where = thread_of(job)
+        if where is None:
+            return
+        self._ensure_status(ctx)
+        payload = {
+            "channel": where[0],
+            **messages.status_message(job.id, progress),
+            "_update_of": status_key(job.id),
+            "_coalesce": status_key(job.id),
+        }
+        ctx.outbox(f"progress:{progress.step}:{_digest(payload)}", "chat.update", payload)
+
+    def question(self, ctx: JobContext, question: str) -> None:
+        job = ctx.job
+        where = thread_of(job)
+        if where is None:
+            return
+        approval = bool(ctx.events) and ctx.events[-1].kind == "approval_requested"
+        message = messages.question_message(
+            job.id, question, user=job.ticket.user, approval=approval
+        )
+        payload = {"channel": where[0], "thread_ts": where[1], **message}
+        ctx.outbox(f"question:{_digest([question, len(ctx.events)])}", "chat.postMessage", payload)
+
+    def handoff(self, ctx: JobContext, handoff: Handoff) -> None:
+        job = ctx.job
+        where = thread_of(job)
+        if where is None:
+            return
+        channel, thread = where
+        previous: str | None = None
+        for i, message in enumerate(render_handoff(handoff)):
+            purpose = "handoff" if i == 0 else f"handoff:{i + 1}"
+            payload: dict[str, Any] = {"channel": channel, "thread_ts": thread, **message}
+            if previous:
+                payload["_after"] = previous
+            ctx.outbox(purpose, "chat.postMessage", payload)
+            previous = f"{job.id}:{purpose}"
+        self._ensure_status(ctx)
+        final = {
+            "channel": channel,
+            **messages.final_status_message(job.id, handoff.verdict),
+            "_update_of": status_key(job.id),
+            "_coalesce": status_key(job.id),
+        }
+        ctx.outbox("progress:final", "chat.update", final)
+        if handoff.verdict == "escalated":
+            self._escalate(ctx, handoff, channel, thread)
+
+    def _ensure_status(self, ctx: JobContext) -> None:
+        row = status_row(ctx.job)
+        if row is not None:
+            ctx.outbox("status", "chat.postMessage", row)  # a no-op when the bot wrote it
+
+    def _escalate(self, ctx: JobContext, handoff: Handoff, channel: str, thread: str) -> None:
+        job = ctx.job
+        tenant = handoff.tenant or job.ticket.tenant
+        route = self._policy().escalation.route_for(tenant)
+        if route is None:
+            note = messages.note(
+                ":warning: Escalated, but the policy names no on-call channel "
+                "(`escalation.routes`); please page on-call by hand."
+            )
+            ctx.outbox(
+                "escalation_note",
+                "chat.postMessage",
+                {"channel": channel, "thread_ts": thread, **note},
+            )
+            return
+        parts = render_escalation(
+            handoff, usergroup=route.usergroup, ticket_link=TICKET_LINK, tenant=tenant
+        )
+        first = f"{job.id}:escalation"
+        for i, message in enumerate(parts):
+            payload: dict[str, Any] = {"channel": route.channel, **message}
+            if i == 0:
+                payload["_permalink"] = {
+                    "channel": channel,
+                    "ts": thread,
+                    "placeholder": TICKET_LINK,
+                }
+                ctx.outbox("escalation", "chat.postMessage", payload)
+            else:
+                payload["_thread_of"] = first
+                ctx.outbox(f"escalation:{i + 1}", "chat.postMessage", payload)
+        text = (
+            f":rotating_light: Escalated to on-call in <#{escape(route.channel)}>: "
+            f"<{ESCALATION_LINK}|on-call thread>"
+        )
+        ctx.outbox(
+            "escalation_note",
+            "chat.postMessage",
+            {
+                "channel": channel,
+                "thread_ts": thread,
+                **messages.note(text),
+                "_after": first,
+                "_permalink": {"of": first, "placeholder": ESCALATION_LINK},
+            },
+        )

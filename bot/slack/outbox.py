@@ -1,0 +1,278 @@
+"""The outbox dispatcher: the only code that posts to Slack on a job's behalf.
+
+A row is marked `sending` before the call and `sent` (with Slack's ts) after. A row found
+`sending` at the start of a pass was interrupted (crash, timeout, unknown outcome), so before a
+`chat.postMessage` is sent again the channel or thread is read back with
+`include_all_metadata=true` and the row's key looked for in `metadata.event_payload.outbox_key`:
+found means it was posted, so it is marked sent and not repeated.
+
+Rate limits: the WebClient's `RateLimitErrorRetryHandler` sleeps for `Retry-After` a few times;
+if Slack still says 429 the row goes back to `pending` with `not_before` = Retry-After. It is
+delayed, never dropped. Only 429 is retried inside the client: a 5xx or a broken connection
+leaves the outcome unknown, and the metadata check above is what decides.
+
+Payload directives (keys starting with `_`, removed before sending):
+  _update_of   outbox key of the message this `chat.update` edits (its channel and ts)
+  _coalesce    rows sharing it are progress of one message: only the newest is sent
+  _after       outbox key that must be sent first
+  _thread_of   outbox key whose ts becomes this message's `thread_ts`
+  _permalink   {"of": key | "channel"+"ts", "placeholder": str}: replaced by chat.getPermalink
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.model import OutboxMessage, OutboxState
+from bot.store.store import Store
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT_TYPE = "steadfast_outbox"
+RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+DONE_ERRORS = frozenset({"already_reacted"})  # the effect we wanted is already there
+
+
+def outbox_metadata(key: str, job_id: str | None) -> dict[str, Any]:
+    return {
+        "event_type": METADATA_EVENT_TYPE,
+        "event_payload": {"outbox_key": key, "job_id": job_id},
+    }
+
+
+class _Broken(Exception):
+    """A row this one depends on failed for good: this one cannot be sent either."""
+
+
+class _Defer(Exception):
+    def __init__(self, seconds: float, why: str) -> None:
+        super().__init__(why)
+        self.seconds = seconds
+
+
+class OutboxDispatcher:
+    """Sends due outbox rows, one at a time, on one thread. Run one per installation: rows have
+    no claim of their own, so two dispatchers on one database could both send a pending row."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: WebClient,
+        *,
+        update_interval: float = 1.0,
+        poll_interval: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.update_interval = update_interval
+        self.poll_interval = poll_interval
+        self.clock = clock
+        self._last_update: dict[str, float] = {}  # target key -> when it was last edited
+        self._backoff: dict[str, float] = {}  # key -> clock time before which not to retry
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sent = 0
+
+    # --- thread ---------------------------------------------------------------------------
+    def start(self) -> OutboxDispatcher:
+        self._thread = threading.Thread(target=self._loop, name="slack-outbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """New rows were written: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # the store or Slack failing must not end the thread
+                log.exception("outbox pass failed; retrying")
+                busy = 0
+            if not busy:
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
+
+    # --- one pass -------------------------------------------------------------------------
+    def run_once(self) -> int:
+        """Send what is due now; returns how many rows reached a final state."""
+        rows = sorted(self.store.outbox_due(limit=200), key=lambda r: (r.created_at, r.key))
+        newest: dict[str, str] = {}
+        for row in rows:
+            group = row.payload.get("_coalesce")
+            if group:
+                newest[group] = row.key
+        done = 0
+        now = self.clock()
+        for row in rows:
+            if self._stop.is_set():
+                break
+            if self._backoff.get(row.key, 0.0) > now:
+                continue
+            group = row.payload.get("_coalesce")
+            if group and newest.get(group) != row.key:
+                self.store.outbox_mark(row.key, OutboxState.SENT, error="superseded")
+                done += 1
+                continue
+            done += self._process(row)
+        return done
+
+    def _process(self, row: OutboxMessage) -> int:
+        if row.state == OutboxState.SENDING and row.method == "chat.postMessage":
+            try:
+                found = self._find_posted(row)
+            except (SlackClientError, OSError) as exc:
+                # cannot tell whether it was posted: never resend blind
+                log.warning("outbox %s: cannot verify (%s); will try again", row.key, exc)
+                self._backoff[row.key] = self.clock() + 2.0
+                return 0
+            if found is not None:
+                self._mark_sent(row, found[0], found[1])
+                return 1
+        try:
+            self.store.outbox_mark(row.key, OutboxState.SENDING)
+            method, args = self._prepare(row)
+            response = self.client.api_call(method, json=args)
+        except _Defer as exc:
+            self.store.outbox_mark(
+                row.key, OutboxState.PENDING, not_before=_utc(exc.seconds), error=str(exc)
+            )
+            return 0
+        except _Broken as exc:
+            log.error("outbox %s: %s", row.key, exc)
+            self.store.outbox_mark(row.key, OutboxState.FAILED, error=str(exc))
+            return 1
+        except SlackApiError as exc:
+            return self._api_error(row, exc)
+        except (SlackClientError, OSError) as exc:
+            # the outcome is unknown: leave it `sending`, verify against Slack on the next pass
+            log.warning("outbox %s: %s; will verify before resending", row.key, exc)
+            self._backoff[row.key] = self.clock() + 1.0
+            return 0
+        data = response.data if isinstance(response.data, dict) else {}
+        self._mark_sent(row, data.get("ts") or args.get("ts"), data.get("channel"))
+        return 1
+
+    def _mark_sent(self, row: OutboxMessage, ts: Any, channel: Any) -> None:
+        self.store.outbox_mark(
+            row.key,
+            OutboxState.SENT,
+            ts=str(ts) if ts else None,
+            channel=str(channel) if channel else row.payload.get("channel"),
+        )
+        self._backoff.pop(row.key, None)
+        # a post or an edit both count towards the per-message edit throttle
+        self._last_update[row.payload.get("_update_of") or row.key] = self.clock()
+        self.sent += 1
+
+    def _api_error(self, row: OutboxMessage, exc: SlackApiError) -> int:
+        error = str(exc.response.get("error") or "")
+        status = exc.response.status_code
+        if error in DONE_ERRORS:
+            self._mark_sent(row, row.payload.get("timestamp"), row.payload.get("channel"))
+            return 1
+        if status == 429 or error in RETRYABLE_ERRORS or status >= 500:
+            retry_after = float(exc.response.headers.get("Retry-After", 0) or 0)
+            delay = max(retry_after, 1.0)
+            log.info("outbox %s: %s; retrying in %.0f s", row.key, error or status, delay)
+            if status >= 500 and row.method == "chat.postMessage":
+                # a 5xx may still have posted: stay `sending` so the next try verifies first
+                self._backoff[row.key] = self.clock() + delay
+                return 0
+            self.store.outbox_mark(
+                row.key, OutboxState.PENDING, not_before=_utc(delay), error=error or str(status)
+            )
+            return 0
+        log.error("outbox %s: Slack refused it for good: %s", row.key, error)
+        self.store.outbox_mark(row.key, OutboxState.FAILED, error=error or str(status))
+        return 1
+
+    # --- building the call ----------------------------------------------------------------
+    def _sent_row(self, key: str, why: str) -> OutboxMessage:
+        row = self.store.outbox_get(key)
+        if row is None:
+            raise _Defer(5.0, f"{why}: {key} does not exist yet")
+        if row.state == OutboxState.FAILED:
+            raise _Broken(f"{why}: {key} failed ({row.last_error})")
+        if row.state != OutboxState.SENT or not row.ts:
+            raise _Defer(0.5, f"{why}: waiting for {key}")
+        return row
+
+    def _prepare(self, row: OutboxMessage) -> tuple[str, dict[str, Any]]:
+        payload = dict(row.payload)
+        directives = {k: payload.pop(k) for k in list(payload) if k.startswith("_")}
+        if "_after" in directives:
+            self._sent_row(directives["_after"], "ordered after")
+        if "_thread_of" in directives:
+            payload["thread_ts"] = self._sent_row(directives["_thread_of"], "thread").ts
+        if "_update_of" in directives:
+            target = self._sent_row(directives["_update_of"], "update of")
+            wait = self._last_update.get(target.key, -1e9) + self.update_interval - self.clock()
+            if wait > 0:
+                raise _Defer(wait, "throttled")
+            payload["channel"] = target.channel or payload.get("channel")
+            payload["ts"] = target.ts
+        if "_permalink" in directives:
+            payload = self._fill_permalink(payload, directives["_permalink"])
+        if row.method == "chat.postMessage":
+            payload["metadata"] = outbox_metadata(row.key, row.job_id)
+        return row.method, payload
+
+    def _fill_permalink(self, payload: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+        if spec.get("of"):
+            target = self._sent_row(spec["of"], "permalink")
+            channel, ts = target.channel, target.ts
+        else:
+            channel, ts = spec.get("channel"), spec.get("ts")
+        link = self.client.chat_getPermalink(channel=str(channel), message_ts=str(ts))
+        permalink = str(link.get("permalink") or "")
+        raw = json.dumps(payload).replace(str(spec["placeholder"]), permalink)
+        filled: dict[str, Any] = json.loads(raw)
+        return filled
+
+    # --- recovery -------------------------------------------------------------------------
+    def _find_posted(self, row: OutboxMessage) -> tuple[str, str] | None:
+        """(ts, channel) of the message this row already posted, if Slack has it."""
+        payload = row.payload
+        channel = str(payload.get("channel") or "")
+        thread = payload.get("thread_ts")
+        if "_thread_of" in payload:
+            parent = self.store.outbox_get(str(payload["_thread_of"]))
+            thread = parent.ts if parent else None
+        if thread:
+            response = self.client.conversations_replies(
+                channel=channel, ts=str(thread), include_all_metadata=True, limit=1000
+            )
+        else:
+            response = self.client.conversations_history(
+                channel=channel, include_all_metadata=True, limit=200
+            )
+        for message in response.get("messages") or []:
+            meta = (message.get("metadata") or {}).get("event_payload") or {}
+            if meta.get("outbox_key") == row.key:
+                return str(message["ts"]), channel
+        return None
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)

@@ -1,0 +1,118 @@
+"""Running the bot: HTTP mode (Bolt's WSGI adapter on a threaded server, plus `/healthz`) or
+Socket Mode (slack_sdk's built-in client, reconnecting on its own)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+
+from bot.errors import StoreError
+from bot.settings import Settings
+from bot.slack.app import SlackBot
+from bot.slack.errors import SlackConfigError
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 512  # bursts of mentions must queue, not be refused
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http: " + format, *args)
+
+
+def wsgi_app(bot: SlackBot) -> Callable[..., Iterable[bytes]]:
+    bolt = SlackRequestHandler(bot.app, path=EVENTS_PATH)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            body: dict[str, object]
+            try:
+                bot.store.ping()
+                status, body = "200 OK", {"ok": True}
+            except StoreError as exc:
+                status, body = "503 Service Unavailable", {"ok": False, "error": str(exc)}
+            payload = json.dumps(body).encode()
+            start_response(
+                status,
+                [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+            )
+            return [payload]
+        return bolt(environ, start_response)
+
+    return app
+
+
+class HttpBot:
+    """HTTP mode on `host:port` (port 0: pick a free one; read `.port`)."""
+
+    def __init__(self, bot: SlackBot, *, host: str = "0.0.0.0", port: int = 3000) -> None:
+        self.bot = bot
+        self.server = make_server(
+            host,
+            port,
+            wsgi_app(bot),
+            server_class=_ThreadingWSGIServer,
+            handler_class=_QuietHandler,
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{EVENTS_PATH}"
+
+    def start(self) -> HttpBot:
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="slack-http", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SocketBot:
+    """Socket Mode: `apps.connections.open` with the app token, then a WebSocket that the
+    client keeps alive and reopens after a disconnect."""
+
+    def __init__(self, bot: SlackBot, settings: Settings, *, ping_interval: float = 10) -> None:
+        if settings.slack_app_token is None:
+            raise SlackConfigError(
+                "SLACK_APP_TOKEN (xapp-…) is not set; Socket Mode needs it "
+                "(or run `steadfast bot --mode http`)"
+            )
+        self.bot = bot
+        self.handler = SocketModeHandler(
+            bot.app,
+            app_token=settings.slack_app_token.get_secret_value(),
+            web_client=WebClient(base_url=settings.slack_api_url),
+            ping_interval=ping_interval,
+        )
+
+    def start(self) -> SocketBot:
+        self.handler.connect()  # type: ignore[no-untyped-call]
+        return self
+
+    def stop(self) -> None:
+        self.handler.close()  # type: ignore[no-untyped-call]
