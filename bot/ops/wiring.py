@@ -1,0 +1,66 @@
+"""One call for `steadfast worker` / `steadfast bot` to expose their health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from bot.errors import SteadfastError
+from bot.metrics import Metrics
+from bot.ops.collector import JobCounts, StoreCollector
+from bot.ops.health import Check, HealthServer
+from bot.settings import Settings
+
+
+class PingableStore(JobCounts, Protocol):
+    def ping(self) -> None: ...
+
+
+class PolicySource(Protocol):
+    """The part of `sandbox.loader.PolicyLoader` readiness looks at."""
+
+    path: Path
+    loaded: bool
+    error: str | None
+
+    def current(self) -> object: ...
+
+
+def policy_check(source: PolicySource) -> Check:
+    """Ready once a valid policy is in force. A later invalid edit keeps the last good policy
+    in force, so the pod stays ready; the edit's error is logged by the loader."""
+
+    def check() -> None:
+        source.current()  # picks up a changed file (the loader rate-limits re-reads)
+        if not source.loaded:
+            raise PolicyNotLoaded(f"no valid policy loaded from {source.path}: {source.error}")
+
+    return check
+
+
+class PolicyNotLoaded(SteadfastError):
+    pass
+
+
+def start_health(
+    settings: Settings,
+    metrics: Metrics,
+    store: PingableStore,
+    *,
+    policy_loaded: Check,
+    extra_checks: dict[str, Check] | None = None,
+    host: str = "0.0.0.0",
+    scrub: Callable[[str], str] | None = None,
+) -> HealthServer | None:
+    """Serve /healthz, /readyz, /metrics on `settings.health_port`; None when it is unset.
+
+    Ready means the database answers (`store.ping`) and a policy is loaded (`policy_loaded`
+    raises when none is); job gauges are refreshed from the store on every scrape.
+    """
+    if settings.health_port is None:
+        return None
+    StoreCollector(metrics, store).register()
+    checks: dict[str, Check] = {"database": store.ping, "policy": policy_loaded}
+    checks.update(extra_checks or {})
+    return HealthServer(settings.health_port, metrics, checks, host=host, scrub=scrub).start()

@@ -1,0 +1,131 @@
+{{- define "steadfast.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "steadfast.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "steadfast.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "steadfast.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "steadfast.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "steadfast.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Selector labels of one component: (dict "root" $ "component" "worker") */}}
+{{- define "steadfast.componentSelector" -}}
+{{ include "steadfast.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "steadfast.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "steadfast.workerServiceAccount" -}}
+{{- default (printf "%s-worker" (include "steadfast.fullname" .)) .Values.serviceAccount.name }}
+{{- end }}
+
+{{- define "steadfast.botServiceAccount" -}}
+{{- printf "%s-bot" (include "steadfast.fullname" .) }}
+{{- end }}
+
+{{- define "steadfast.policyConfigMap" -}}
+{{- default (printf "%s-policy" (include "steadfast.fullname" .)) .Values.policy.existingConfigMap }}
+{{- end }}
+
+{{/* One env var from a Secret: (dict "root" $ "env" "NAME" "ref" .Values.secrets.x) */}}
+{{- define "steadfast.secretEnv" -}}
+- name: {{ .env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ default .root.Values.secrets.existingSecret .ref.name | required (printf "secrets.existingSecret (or a name for %s) is required" .env) }}
+      key: {{ .ref.key }}
+{{- end }}
+
+{{/* Environment both processes share. */}}
+{{- define "steadfast.commonEnv" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: HOME
+  value: /tmp
+- name: STEADFAST_HEALTH_PORT
+  value: {{ .Values.healthPort | quote }}
+- name: STEADFAST_POLICY
+  value: {{ printf "%s/policy.yaml" .Values.policy.mountPath | quote }}
+- name: STEADFAST_LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+{{ include "steadfast.secretEnv" (dict "root" . "env" "STEADFAST_DATABASE_URL" "ref" .Values.secrets.databaseUrl) }}
+{{ include "steadfast.secretEnv" (dict "root" . "env" "SLACK_BOT_TOKEN" "ref" .Values.secrets.slackBotToken) }}
+{{- range $k, $v := .Values.env }}
+- name: {{ $k }}
+  value: {{ $v | toString | quote }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "steadfast.volumes" -}}
+- name: policy
+  configMap:
+    name: {{ include "steadfast.policyConfigMap" . }}
+    items:
+      - key: {{ .Values.policy.key }}
+        path: policy.yaml
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end }}
+
+{{/* No subPath on the policy mount: subPath mounts never see ConfigMap updates. */}}
+{{- define "steadfast.volumeMounts" -}}
+- name: policy
+  mountPath: {{ .Values.policy.mountPath }}
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{- define "steadfast.probes" -}}
+startupProbe:
+  httpGet: {path: /healthz, port: health}
+  periodSeconds: 2
+  failureThreshold: 30
+livenessProbe:
+  httpGet: {path: /healthz, port: health}
+  periodSeconds: 10
+  timeoutSeconds: 3
+  failureThreshold: 3
+readinessProbe:
+  httpGet: {path: /readyz, port: health}
+  periodSeconds: 5
+  timeoutSeconds: 3
+  failureThreshold: 2
+{{- end }}
+
+{{/* Namespaces a namespaced Role is created in. */}}
+{{- define "steadfast.rbacNamespaces" -}}
+{{- if .Values.rbac.namespaces }}{{ join "," .Values.rbac.namespaces }}{{ else }}{{ .Release.Namespace }}{{ end }}
+{{- end }}
