@@ -1,0 +1,1 @@
+"""`steadfast demo`: the whole product on a laptop, offline, on emulators and SQLite."""

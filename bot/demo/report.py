@@ -1,0 +1,176 @@
+"""What the demo shows at the end: the handoff as Slack received it, a replay summary, and one
+JSON object for machines."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+
+from bot.demo.stack import Stack
+from bot.model import EventKind
+from bot.store import Store
+
+
+@dataclass
+class DemoReport:
+    job_id: str
+    database_url: str
+    status: str
+    verdict: str | None
+    resumed: bool
+    crashed_at_step: int | None
+    model_requests: int
+    model_requests_repeated: int
+    tool_calls: int
+    tool_calls_repeated: int
+    blocked: int
+    retries: int
+    degraded: list[str]
+    steps: int
+    handoff_posted: bool
+    skipped_on_resume: dict[str, int] = field(default_factory=dict)
+    slack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "database_url": self.database_url,
+            "status": self.status,
+            "verdict": self.verdict,
+            "resumed": self.resumed,
+            "crashed_at_step": self.crashed_at_step,
+            "model_requests": self.model_requests,
+            "model_requests_repeated": self.model_requests_repeated,
+            "tool_calls": self.tool_calls,
+            "tool_calls_repeated": self.tool_calls_repeated,
+            "blocked": self.blocked,
+            "retries": self.retries,
+            "degraded": self.degraded,
+            "steps": self.steps,
+            "skipped_on_resume": self.skipped_on_resume,
+            "slack": self.slack,
+        }
+
+
+def _message(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: m.get(k) for k in ("ts", "thread_ts", "user", "text", "blocks") if m.get(k)}
+
+
+def build_report(
+    store: Store,
+    stack: Stack,
+    job_id: str,
+    *,
+    database_url: str,
+    crashed_at: int | None,
+    ticket_channel: str,
+    oncall_channel: str,
+) -> DemoReport:
+    job = store.get(job_id)
+    events = store.events(job_id)
+    kinds = Counter(e.kind for e in events)
+    calls = Counter(
+        (e.data.get("tool_use_id") or e.data.get("id")) for e in events if e.kind == "tool_call"
+    )
+    degraded = sorted({str(e.data.get("dependency")) for e in events if e.kind == "degraded"})
+    model = stack.anthropic.job_state(job_id)
+    skipped: dict[str, int] = {}
+    if crashed_at is not None:
+        resumed_at = next((e.seq for e in events if e.kind == EventKind.RESUMED), None)
+        if resumed_at is not None:
+            before = [e for e in events if e.seq < resumed_at]
+            skipped = {
+                "model_responses": sum(1 for e in before if e.kind == "model_response"),
+                "tool_results": sum(1 for e in before if e.kind == "tool_result"),
+            }
+    ticket_ts = job.ticket.ts or ""
+    ticket_thread = [_message(m) for m in stack.slack.messages(ticket_channel, ticket_ts)]
+    oncall = stack.slack.messages(oncall_channel)
+    oncall_thread: list[dict[str, Any]] = []
+    for top in oncall:
+        oncall_thread.extend(_message(m) for m in stack.slack.messages(oncall_channel, top["ts"]))
+    return DemoReport(
+        job_id=job_id,
+        database_url=database_url,
+        status=job.status.value,
+        verdict=job.verdict,
+        resumed=kinds[EventKind.RESUMED] > 0,
+        crashed_at_step=crashed_at,
+        model_requests=int(model.get("requests", 0)),
+        model_requests_repeated=int(model.get("repeated", 0)),
+        tool_calls=kinds["tool_call"],
+        tool_calls_repeated=sum(n - 1 for n in calls.values() if n > 1),
+        blocked=kinds["tool_blocked"],
+        retries=kinds["retry"],
+        degraded=degraded,
+        steps=kinds["model_response"],
+        handoff_posted=any("Confirmed" in (m.get("text") or "") for m in ticket_thread)
+        or kinds["handoff"] > 0,
+        skipped_on_resume=skipped,
+        slack={"ticket_thread": ticket_thread, "oncall_thread": oncall_thread},
+    )
+
+
+def blocks_text(message: dict[str, Any]) -> str:
+    """A Block Kit message as a terminal reader would want it: every header, section and
+    context in order, buttons as [labels]; the `text` fallback when there are no blocks."""
+    lines: list[str] = []
+    for block in message.get("blocks") or []:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append(f"[bold]{escape(block['text']['text'])}[/bold]")
+        elif kind == "section" and block.get("text"):
+            lines.append(escape(str(block["text"]["text"])))
+        elif kind == "context":
+            lines.append(
+                " ".join(f"[dim]{escape(e.get('text', ''))}[/dim]" for e in block["elements"])
+            )
+        elif kind == "actions":
+            lines.append(
+                " ".join(
+                    f"[reverse] {escape(e['text']['text'])} [/reverse]" for e in block["elements"]
+                )
+            )
+    return "\n".join(lines) or escape(str(message.get("text", "")))
+
+
+def show(report: DemoReport, console: Console) -> None:
+    for title, messages in (
+        ("Ticket thread (as posted to Slack)", report.slack.get("ticket_thread", [])),
+        ("On-call thread (as posted to Slack)", report.slack.get("oncall_thread", [])),
+    ):
+        body = "\n\n".join(
+            f"[dim]{m.get('user') or 'bot'} · {m.get('ts')}[/dim]\n{blocks_text(m)}"
+            for m in messages
+        )
+        console.print(Panel(body or "(nothing posted)", title=title, expand=True))
+    resume = (
+        f"killed after step {report.crashed_at_step}; the resumed worker skipped "
+        f"{report.skipped_on_resume.get('model_responses', 0)} recorded model responses and "
+        f"{report.skipped_on_resume.get('tool_results', 0)} recorded tool results"
+        if report.crashed_at_step is not None
+        else "no crash requested"
+    )
+    console.print(
+        Panel(
+            "\n".join(
+                [
+                    f"job {report.job_id}: {report.status}, verdict {report.verdict}",
+                    f"steps {report.steps} · model requests {report.model_requests} "
+                    f"(repeated after answer: {report.model_requests_repeated}) · "
+                    f"tool calls {report.tool_calls}",
+                    f"retries {report.retries} · blocked actions {report.blocked} · "
+                    f"degraded: {', '.join(report.degraded) or 'none'}",
+                    f"resume: {resume}",
+                    f"replay: STEADFAST_DATABASE_URL={report.database_url} "
+                    f"steadfast replay {report.job_id}",
+                ]
+            ),
+            title="Replay summary",
+        )
+    )

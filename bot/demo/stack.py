@@ -1,0 +1,162 @@
+"""The demo's world, shared with the chaos suite: every emulator started in this process on
+loopback, the environment a worker subprocess needs to reach them, and the bot in-process."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.settings import Settings
+from bot.store import Store
+from emulators.anthropic import AnthropicEmulator
+from emulators.base import DEFAULT_SCENARIO, Emulator, load_scenario
+from emulators.kubernetes import KubernetesEmulator
+from emulators.logs import LokiEmulator
+from emulators.platform import PlatformEmulator
+from emulators.slack import SlackEmulator
+from emulators.vault import VaultEmulator
+from sandbox.loader import SHIPPED_POLICY, PolicyLoader
+
+DEMO_SCRIPT = DEFAULT_SCENARIO.parent / "anthropic_demo.yaml"
+TICKET_CHANNEL = "C0ACME"
+ONCALL_CHANNEL = "C0ONCALL"
+REPORTER = "U0ALICE"
+API_KEY = "sk-ant-demo-offline"
+
+
+def demo_scenario(script: Path = DEMO_SCRIPT) -> dict[str, Any]:
+    """The shared scenario plus the demo's scripted investigation."""
+    scenario = load_scenario()
+    scenario.update(yaml.safe_load(script.read_text()))
+    return scenario
+
+
+@dataclass
+class Stack:
+    slack: SlackEmulator
+    anthropic: AnthropicEmulator
+    vault: VaultEmulator
+    kubernetes: KubernetesEmulator
+    platform: PlatformEmulator
+    loki: LokiEmulator
+
+    @classmethod
+    def start(cls, scenario: dict[str, Any]) -> Stack:
+        return cls(
+            slack=SlackEmulator(scenario).start(),
+            anthropic=AnthropicEmulator(scenario).start(),
+            vault=VaultEmulator(scenario).start(),
+            kubernetes=KubernetesEmulator(scenario).start(),
+            platform=PlatformEmulator(scenario).start(),
+            loki=LokiEmulator(scenario).start(),
+        )
+
+    def emulators(self) -> tuple[Emulator, ...]:
+        return (self.slack, self.anthropic, self.vault, self.kubernetes, self.platform, self.loki)
+
+    def stop(self) -> None:
+        for emulator in self.emulators():
+            emulator.stop()
+
+    def mention(self, channel: str, user: str, text: str) -> dict[str, Any]:
+        """A human mentions the bot: the message lands in the emulated channel and Slack's
+        `app_mention` event goes to the bot over Socket Mode. Returns the stored message."""
+        message = self.slack.user_message(channel, user, text)
+        self.slack.socket.send(
+            "events_api",
+            {
+                "type": "event_callback",
+                "team_id": self.slack.team_id,
+                "api_app_id": "A0STEADFAST",
+                "event": self.slack.mention_event(message),
+                "event_id": f"Ev{message['ts'].replace('.', '')}",
+                "event_time": int(time.time()),
+                "authorizations": [{"user_id": self.slack.bot_user_id, "is_bot": True}],
+            },
+        )
+        return message
+
+    def settings_env(self, *, database_url: str, workdir: Path) -> dict[str, str]:
+        """Everything Steadfast reads, pointed at the emulators. Nothing from the user's own
+        environment leaks in: the demo must behave the same on every laptop."""
+        scenario = self.vault.scenario
+        vault_token = str(((scenario.get("vault") or {}).get("tokens") or [{}])[0].get("token"))
+        kube_token = str(((scenario.get("cluster") or {}).get("tokens") or ["demo"])[0])
+        token_file = workdir / "kube-token"
+        token_file.write_text(kube_token)
+        return {
+            "STEADFAST_POLICY": str(demo_policy(workdir)),
+            "STEADFAST_DATABASE_URL": database_url,
+            "STEADFAST_LEASE_TTL_SECONDS": "2",
+            "STEADFAST_REAP_SECONDS": "0.5",
+            "STEADFAST_POLL_SECONDS": "0.1",
+            "STEADFAST_LOG_LEVEL": "WARNING",
+            "ANTHROPIC_API_KEY": API_KEY,
+            "ANTHROPIC_BASE_URL": self.anthropic.url,
+            "STEADFAST_MODEL_RETRY_BASE_SECONDS": "0.5",
+            "SLACK_BOT_TOKEN": "xoxb-demo-offline",
+            "SLACK_APP_TOKEN": "xapp-demo-offline",
+            "SLACK_API_URL": self.slack.api_url,
+            "VAULT_ADDR": self.vault.url,
+            "VAULT_TOKEN": vault_token,
+            "STEADFAST_VAULT_TIMEOUT_SECONDS": "1",
+            "STEADFAST_KUBE_API_SERVER": self.kubernetes.url,
+            "STEADFAST_KUBE_TOKEN_PATH": str(token_file),
+            "STEADFAST_PLATFORM_APIS": f'{{"platform": "{self.platform.url}"}}',
+            "STEADFAST_PLATFORM_API_AUTH": '{"platform": "vault:secret/platform/api#token"}',
+            "STEADFAST_LOKI_URL": self.loki.url,
+        }
+
+
+def demo_policy(workdir: Path) -> Path:
+    """The shipped policy, plus the one thing only the demo needs: its platform API lives on
+    127.0.0.1, so the named API's host joins the allowlist. Ad-hoc URLs to loopback stay refused
+    by the gate whatever the allowlist says."""
+    policy = yaml.safe_load(SHIPPED_POLICY.read_text())
+    policy["http"]["hosts"] = [*policy["http"]["hosts"], "127.0.0.1"]
+    path = workdir / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return path
+
+
+def settings_for(env: dict[str, str]) -> Settings:
+    """Settings for this process from the same variables the workers get. They are read the
+    way every entry point reads them (from the environment), then the environment is put back:
+    the harness must not change its own process's environment."""
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)
+        return Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class InProcessBot:
+    """The Slack bot inside the harness: Socket Mode front door plus the outbox sender."""
+
+    def __init__(self, settings: Settings, store: Store, policy: PolicyLoader) -> None:
+        from bot.slack.app import build_bot  # Bolt loads only for the harnesses that use it
+        from bot.slack.serve import SocketBot
+
+        self.bot = build_bot(settings, store, policy.current, http=False, update_interval=0.3)
+        self.bot.start_dispatcher()
+        self.front = SocketBot(self.bot, settings).start()
+
+    def stop(self) -> None:
+        self.front.stop()
+        self.bot.stop()
+
+
+def child_env(settings_env: dict[str, str]) -> dict[str, str]:
+    """A worker's environment: the interpreter's own essentials plus the demo's settings."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    keep["PYTHONUNBUFFERED"] = "1"
+    keep["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return {**keep, **settings_env}

@@ -1,0 +1,52 @@
+"""The README's main command, run as a user runs it: a real `steadfast demo` process with its
+own emulators, workers (one of them SIGKILLed) and SQLite file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _run_demo(tmp_path: Path, *args: str) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo", "--json", "--workdir", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_demo_survives_a_sigkill_and_escalates_with_evidence(tmp_path: Path) -> None:
+    report = _run_demo(tmp_path, "--crash-at-step", "4")
+
+    assert report["status"] == "escalated"
+    assert report["verdict"] == "escalated"
+    assert report["resumed"] is True
+    # the resumed worker asked the model nothing it already had an answer for
+    assert report["model_requests_repeated"] == 0
+    assert report["blocked"] >= 1  # the refused `kubectl rollout restart`
+    assert report["retries"] >= 1  # the 429 from the model API
+    assert "vault" in report["degraded"]
+    slack = report["slack"]
+    assert isinstance(slack, dict)
+    ticket = "\n".join(m.get("text", "") for m in slack["ticket_thread"])
+    oncall = "\n".join(m.get("text", "") for m in slack["oncall_thread"])
+    assert "i-123" in ticket and "Escalated" in ticket
+    assert "i-123" in oncall
+    # the planted canary secret never reaches Slack
+    assert "canary-" not in json.dumps(report)
+
+
+def test_demo_without_crash_reaches_the_same_verdict(tmp_path: Path) -> None:
+    report = _run_demo(tmp_path, "--no-crash")
+    assert report["resumed"] is False
+    assert report["verdict"] == "escalated"
+    assert report["model_requests_repeated"] == 0
