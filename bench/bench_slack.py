@@ -4,6 +4,7 @@ Three processes, as in production where Slack is remote: the bot (`steadfast bot
 http`), the Slack emulator (`python -m emulators.slack`), and this load generator.
 
 Prints ack latency (p50/p90/p99/max), throughput, and whether every mention became a job.
+The bot acknowledges a mention only once its job is stored, so the acks also measure intake.
 Goal: p99 <= 100 ms at 200 mentions/s, none lost.
 
     .venv/bin/python bench/bench_slack.py [--rate 200] [--seconds 30] [--database-url URL]
@@ -127,6 +128,7 @@ def main() -> None:
             if not ok:
                 failures.append(str(response))
 
+    before = sum(store.counts_by_status().values())  # a reused database keeps older jobs
     pool = ThreadPoolExecutor(args.senders)
     begin = time.perf_counter()
     for i, event in enumerate(events):
@@ -141,7 +143,7 @@ def main() -> None:
     deadline = time.monotonic() + 120
     jobs = 0
     while time.monotonic() < deadline:
-        jobs = sum(store.counts_by_status().values())
+        jobs = sum(store.counts_by_status().values()) - before
         if jobs >= total:
             break
         time.sleep(0.2)
@@ -167,8 +169,12 @@ def main() -> None:
     print(f"{'-' * width}-+-------")
     for key, value in rows:
         print(f"{key.ljust(width)} | {value}")
-    goal = percentile(ms, 99) <= 100 and jobs == total and not failures
-    print(f"goal (p99 <= 100 ms, none lost): {'met' if goal else 'NOT met'}")
+    # The bot sets the pace too: acks that arrive slower than the rate mean it cannot keep up.
+    kept_up = total / sent_for >= 0.95 * args.rate
+    goal = kept_up and percentile(ms, 99) <= 100 and jobs == total and not failures
+    print(
+        f"goal ({args.rate}/s kept up, p99 <= 100 ms, none lost): {'met' if goal else 'NOT met'}"
+    )
 
     bot.terminate()
     bot.wait(30)

@@ -148,6 +148,16 @@ class OutboxState(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxPost:
+    """A Slack call to make once, written in the same transaction as the change behind it."""
+
+    key: str
+    method: str
+    payload: dict[str, Any]
+    purpose: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxMessage:
     key: str  # stable: f"{job_id}:{purpose}"
     job_id: str | None

@@ -1,7 +1,11 @@
 """Wiring: the Bolt app, its middleware and thin listeners, the outbox dispatcher.
 
-Listeners acknowledge first (`process_before_response=False`: Bolt acks events at once and runs
-the listener on its thread pool), then do the work through `Intake` / `perform`.
+Slack gets its acknowledgement only after the work is durable (`process_before_response=True`):
+a mention's job and outbox rows are committed before Bolt answers, so a bot killed at any
+moment either acknowledged a stored job or acknowledged nothing and Slack delivers the event
+again (the job's idempotency key makes that redelivery a no-op). A listener that fails answers
+500, which Slack also redelivers. Listeners that call Slack themselves (App Home, buttons) ack
+at once and do that part as Bolt lazy listeners, off the 3-second clock.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -21,7 +25,7 @@ from bot.settings import Settings
 from bot.slack import home
 from bot.slack.errors import SlackConfigError
 from bot.slack.intake import Intake
-from bot.slack.middleware import SeenEvents, authorize_operators, dedupe_events, ephemeral
+from bot.slack.middleware import authorize_operators, ephemeral
 from bot.slack.operators import USAGE, Intent, OperatorDirectory, perform
 from bot.slack.outbox import OutboxDispatcher
 from bot.store.store import Store
@@ -50,7 +54,6 @@ class SlackBot:
     intake: Intake
     directory: OperatorDirectory
     dispatcher: OutboxDispatcher
-    seen: SeenEvents = field(default_factory=SeenEvents)
 
     def start_dispatcher(self) -> None:
         self.dispatcher.start()
@@ -81,7 +84,7 @@ def build_bot(
             else None
         ),
         request_verification_enabled=http,
-        process_before_response=False,
+        process_before_response=True,
         token_verification_enabled=True,
         raise_error_for_unhandled_request=False,
     )
@@ -98,7 +101,6 @@ def build_bot(
 
 def _register(bot: SlackBot) -> None:
     app, store = bot.app, bot.store
-    app.use(dedupe_events(bot.seen))
     app.use(authorize_operators(store, bot.directory, bot.client))
 
     @app.event("app_mention")
@@ -112,9 +114,10 @@ def _register(bot: SlackBot) -> None:
     def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
         bot.intake.thread_reply(event, team=str(body.get("team_id") or ""))
 
-    @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
         publish_home(bot, str(event.get("user") or ""))
+
+    app.event("app_home_opened")(ack=_ack, lazy=[on_home])
 
     @app.command("/steadfast")
     def on_command(ack: Ack, context: BoltContext) -> None:
@@ -128,17 +131,28 @@ def _register(bot: SlackBot) -> None:
         reply = perform(store, intent, lambda job_id: home.status_text(store, job_id))
         ack(text=reply, response_type="ephemeral")
 
-    @app.action(re.compile(r"^steadfast_"))
     def on_action(ack: Ack, context: BoltContext) -> None:
-        ack()
         intent: Intent | None = context.get("intent")
-        if intent is None:
+        if intent is not None:
+            context["reply"] = perform(store, intent, lambda job_id: home.status_text(store, job_id))
+        ack()
+
+    def answer_action(context: BoltContext) -> None:
+        intent: Intent | None = context.get("intent")
+        reply: str | None = context.get("reply")
+        if intent is None or reply is None:
             return
-        reply = perform(store, intent, lambda job_id: home.status_text(store, job_id))
         if intent.source == "home":
             publish_home(bot, intent.user)
         if intent.action != "feedback" or intent.channel:
             ephemeral(bot.client, intent, reply)
+
+    # the click is recorded before the ack; Slack's own API calls run lazily, after it
+    app.action(re.compile(r"^steadfast_"))(ack=on_action, lazy=[answer_action])
+
+
+def _ack(ack: Ack) -> None:
+    ack()
 
 
 def outcome_parts(outcome: Any) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.handoff.render_slack import escape
-from bot.model import MAX_TICKET_CHARS, EventKind, Job, JobStatus, Ticket
+from bot.model import MAX_TICKET_CHARS, EventKind, Job, JobStatus, OutboxPost, Ticket
 from bot.slack import messages
 from bot.slack.notifier import status_key, status_row
 from bot.store.store import Store
@@ -127,9 +127,12 @@ class Intake:
             tenant=tenant,
             parent_job_id=parent,
         )
-        job, created = self.store.submit(ticket, key=mention_key(team, channel, ts))
-        # written even when not created: a crash may have come between submit and these
-        self._acknowledge(job, channel, ts)
+        job, created = self.store.submit(
+            ticket,
+            key=mention_key(team, channel, ts),
+            posts=lambda job: self._acknowledgements(job, channel, ts),
+        )
+        self._on_outbox()
         if not created:
             return Outcome("duplicate", job.id)
         return Outcome("follow_up" if parent else "created", job.id)
@@ -156,7 +159,7 @@ class Intake:
     # --- helpers --------------------------------------------------------------------------
     def _answer(self, job: Job, event: dict[str, Any], text: str) -> Outcome:
         ts = str(event.get("ts"))
-        # the event_id dedupe is per process; the message ts makes the answer idempotent
+        # Slack redelivers events; the message ts makes the answer idempotent
         for previous in self.store.events(job.id, kinds=[EventKind.HUMAN_ANSWER]):
             if previous.data.get("ts") == ts:
                 return Outcome("duplicate", job.id)
@@ -168,20 +171,14 @@ class Intake:
         )
         return Outcome("answered", job.id)
 
-    def _acknowledge(self, job: Job, channel: str, ts: str) -> None:
-        self.store.outbox_put(
-            f"{job.id}:eyes",
-            "reactions.add",
-            {"channel": channel, "timestamp": ts, "name": "eyes"},
-            job_id=job.id,
-            purpose="eyes",
-        )
+    def _acknowledgements(self, job: Job, channel: str, ts: str) -> list[OutboxPost]:
+        """The :eyes: on the mention and the status message, committed with the job."""
+        eyes = {"channel": channel, "timestamp": ts, "name": "eyes"}
+        posts = [OutboxPost(f"{job.id}:eyes", "reactions.add", eyes, purpose="eyes")]
         row = status_row(job)
         if row is not None:
-            self.store.outbox_put(
-                status_key(job.id), "chat.postMessage", row, job_id=job.id, purpose="status"
-            )
-        self._on_outbox()
+            posts.append(OutboxPost(status_key(job.id), "chat.postMessage", row, purpose="status"))
+        return posts
 
     def _reply(self, key: str, channel: str, thread: str, text: str) -> None:
         payload = {"channel": channel, "thread_ts": thread, **messages.note(text)}

@@ -1,11 +1,9 @@
-"""Cross-cutting Bolt middleware: redelivery dedupe, operator authorisation and its audit.
+"""Cross-cutting Bolt middleware: operator authorisation and its audit.
 Listeners never repeat these checks; they read `context["intent"]`."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -24,38 +22,6 @@ from bot.slack.operators import (
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
-
-
-class SeenEvents:
-    """The last `size` Events API `event_id`s. Slack redelivers an event it thinks we missed
-    (HTTP retries, Socket Mode reconnects) with the same id; the idempotency key on submit is the
-    durable guard, this one spares the store the work."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self._size = size
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def first_time(self, event_id: str) -> bool:
-        with self._lock:
-            if event_id in self._ids:
-                return False
-            self._ids[event_id] = None
-            if len(self._ids) > self._size:
-                self._ids.popitem(last=False)
-            return True
-
-
-def dedupe_events(seen: SeenEvents) -> Callable[..., Any]:
-    def dedupe(body: dict[str, Any], next_: Callable[[], None]) -> BoltResponse | None:
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not seen.first_time(str(event_id)):
-            log.info("ignoring redelivered event %s", event_id)
-            return BoltResponse(status=200, body="")
-        next_()
-        return None
-
-    return dedupe
 
 
 def refusal_text(intent: Intent) -> str:

@@ -11,8 +11,9 @@ CONTRACT (other parts code against these signatures):
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from bot.model import (
     Lease,
     OperatorAction,
     OutboxMessage,
+    OutboxPost,
     Ticket,
 )
 from bot.store import migrate, outbox_ops, reads, statements, transitions
@@ -59,6 +61,11 @@ class Store:
         self.engine = make_engine(url, pool_size=pool_size)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._wakeup = Wakeup(self.engine)
+        # SQLite has one writer at a time, and a connection that finds the write lock taken
+        # sleeps in growing steps (up to 100 ms) before trying again. Threads of this process
+        # queue here instead and get the lock the moment it is free; other processes still
+        # meet the busy timeout.
+        self._writer: AbstractContextManager[Any] = nullcontext() if self.is_postgres else threading.RLock()
 
     # --- lifecycle of the store itself ------------------------------------------------------
     def upgrade(self) -> None:
@@ -92,7 +99,7 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
-        with self._errors(), self.engine.begin() as conn:
+        with self._errors(), self._writer, self.engine.begin() as conn:
             yield conn
 
     @contextmanager
@@ -116,13 +123,19 @@ class Store:
             conn.execute(notify_sql())
 
     # --- submission and reads ---------------------------------------------------------------
-    def submit(self, ticket: Ticket, *, key: str | None = None) -> tuple[Job, bool]:
+    def submit(
+        self,
+        ticket: Ticket,
+        *,
+        key: str | None = None,
+        posts: Callable[[Job], Sequence[OutboxPost]] | None = None,
+    ) -> tuple[Job, bool]:
         """Create a queued job with a `ticket_received` event; idempotent on `key`.
-        Returns (job, created)."""
+        `posts` names the job's first outbox rows, committed with it. Returns (job, created)."""
         if not ticket.text.strip():
             raise StoreError("a ticket needs text: say what is wrong")
-        if key is not None and (existing := self.find_by_key(key)) is not None:
-            return existing, False
+        # No look-up first: a new key is the common case, and the unique index settles a
+        # redelivery (below) in the same round trip.
         now = utcnow()
         job_id = new_job_id()
         try:
@@ -138,9 +151,11 @@ class Store:
                         job_id=job_id, seq=1, at=now, kind="ticket_received", data=data
                     )
                 )
+                for post in posts(job_from_row(row)) if posts else ():
+                    outbox_ops.put(conn, post.key, post.method, post.payload, job_id, post.purpose)
                 self._notify(conn)
         except StoreError as exc:
-            # Lost a race with a concurrent submit of the same key: theirs is the job.
+            # The key exists (a redelivery, or a concurrent submit won the race): that is the job.
             if key is not None and isinstance(exc.__cause__, sa.exc.IntegrityError):
                 if (existing := self.find_by_key(key)) is not None:
                     return existing, False

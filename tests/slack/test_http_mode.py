@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
+import sqlalchemy as sa
 
 from bot.model import EventKind
 from bot.slack.serve import HttpBot
@@ -65,6 +67,31 @@ def test_slack_retries_of_the_same_event_create_no_second_job(
     assert slack.duplicates() == {}
     job = store.list_jobs()[0]
     assert len(store.events(job.id, kinds=[EventKind.TICKET_RECEIVED])) == 1
+
+
+def test_slack_hears_back_only_once_the_job_is_stored(
+    slack: SlackEmulator, store: Store, http_bot: HttpBot
+) -> None:
+    event = mention(slack)
+    responses: list[httpx.Response] = []
+    answered = threading.Event()
+
+    def deliver() -> None:
+        responses.append(send_event(http_bot.url, SECRET, event))
+        answered.set()
+
+    sender = threading.Thread(target=deliver)
+    with store.engine.connect() as conn, conn.begin():
+        # Hold the write lock (SQLite: BEGIN IMMEDIATE) so the job cannot be written yet.
+        if store.is_postgres:
+            conn.execute(sa.text("LOCK TABLE jobs IN EXCLUSIVE MODE"))
+        sender.start()
+        # An ack sent now would promise a job a crash could still lose.
+        assert not answered.wait(1.0)
+    sender.join(timeout=30)
+    assert [r.status_code for r in responses] == [200]
+    # No waiting: by the time Slack has its 200, the job is durable.
+    assert store.find_by_key(f"slack:{TEAM}:{PAY}:{event['ts']}") is not None
 
 
 def test_empty_mention_gets_a_reply_and_no_job(

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from bot.errors import IllegalTransition, JobNotFound, LeaseLost, StoreError
-from bot.model import JobStatus, OperatorAction, Ticket
+from bot.model import Job, JobStatus, OperatorAction, OutboxPost, Ticket
 from bot.store import Store
 from bot.store.migrate import HEAD_REVISION, script_head
 from bot.store.store import utcnow
@@ -389,3 +389,21 @@ def test_concurrent_first_starts_on_an_empty_sqlite_file_migrate_once(sqlite_url
         assert s.revision() == HEAD_REVISION
     finally:
         s.close()
+
+
+def test_submit_commits_the_jobs_first_posts_with_it_or_nothing(store: Store) -> None:
+    def eyes(job: Job) -> list[OutboxPost]:
+        return [OutboxPost(f"{job.id}:eyes", "reactions.add", {"name": "eyes"}, "eyes")]
+
+    job, created = store.submit(Ticket("x"), key="k1", posts=eyes)
+    post = store.outbox_get(f"{job.id}:eyes")
+    assert created and post is not None and post.job_id == job.id
+    again, created = store.submit(Ticket("x"), key="k1", posts=lambda _: pytest.fail("rerun"))
+    assert (again.id, created) == (job.id, False)
+
+    def broken(job: Job) -> list[OutboxPost]:
+        raise RuntimeError("cannot build the status message")
+
+    with pytest.raises(RuntimeError):
+        store.submit(Ticket("y"), key="k2", posts=broken)
+    assert store.find_by_key("k2") is None  # no job without its posts
