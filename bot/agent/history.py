@@ -52,6 +52,7 @@ class History:
     calls: dict[str, ToolCall] = field(default_factory=dict)
     compaction: Event | None = None
     handoff: Event | None = None
+    previous_handoff: dict[str, Any] | None = None  # a follow-up's parent job's handoff
     assumptions: list[str] = field(default_factory=list)
     degraded: list[Event] = field(default_factory=list)
     blocked: list[Event] = field(default_factory=list)
@@ -112,7 +113,9 @@ class History:
     def _apply(self, event: Event) -> None:
         d = event.data
         kind = event.kind
-        if kind == "model_request":
+        if kind == "ticket_received":
+            self.previous_handoff = d.get("previous_handoff")
+        elif kind == "model_request":
             step = int(d.get("step", len(self.turns) + 1))
             if not self.turns or self.turns[-1].step != step:
                 self.turns.append(Turn(step=step, request=event))

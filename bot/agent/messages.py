@@ -30,6 +30,27 @@ def ticket_text(ticket: Ticket, tenant: str | None) -> str:
     return f"Ticket ({where}):\n\n{ticket.text}"
 
 
+def previous_handoff_text(ticket: Ticket, handoff: dict[str, Any]) -> str:
+    """A follow-up starts from what the job before it found, not from nothing."""
+    lines = [
+        f"This is a follow-up in the thread of job {ticket.parent_job_id}, which ended "
+        f"{handoff.get('verdict', 'without a verdict')}. Its handoff:",
+        f"Summary: {handoff.get('summary', '')}",
+    ]
+    for key, title in (
+        ("confirmed", "Confirmed"),
+        ("could_not_reach", "Could not reach"),
+        ("assumptions", "Assumed"),
+        ("recommended_actions", "Recommended"),
+    ):
+        items = handoff.get(key) or []
+        if items:
+            lines.append(f"{title}:")
+            lines.extend(f"- {item}" for item in items)
+    lines.append("Re-check anything you rely on: the systems may have changed since.")
+    return "\n".join(lines)
+
+
 def result_text(call: ToolCall, cap: int) -> tuple[str, bool]:
     """What the model sees for a finished call, and whether it is an error."""
     assert call.result is not None
@@ -53,6 +74,8 @@ def build_messages(
     history: History, ticket: Ticket, tenant: str | None, *, output_cap: int
 ) -> list[dict[str, Any]]:
     first = ticket_text(ticket, tenant)
+    if history.previous_handoff is not None:
+        first += "\n\n" + previous_handoff_text(ticket, history.previous_handoff)
     after_step = 0
     if history.compaction is not None:
         after_step = int(history.compaction.data.get("upto_step", 0))

@@ -100,8 +100,22 @@ def new_job_values(
     }
 
 
-def ticket_event_data(ticket: Ticket, key: str | None) -> dict[str, Any]:
-    """The `ticket_received` event's data."""
+# What a follow-up job is told of the job it follows up on.
+PREVIOUS_HANDOFF_KEYS = (
+    "verdict",
+    "summary",
+    "confirmed",
+    "could_not_reach",
+    "assumptions",
+    "recommended_actions",
+)
+
+
+def ticket_event_data(
+    ticket: Ticket, key: str | None, previous_handoff: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `ticket_received` event's data. A follow-up carries its parent's last handoff, so
+    its own log is enough to replay it."""
     data: dict[str, Any] = {
         "text": ticket.text,
         "team": ticket.team,
@@ -114,4 +128,8 @@ def ticket_event_data(ticket: Ticket, key: str | None) -> dict[str, Any]:
     }
     if ticket.parent_job_id:
         data["parent_job_id"] = ticket.parent_job_id
+    if previous_handoff is not None:
+        data["previous_handoff"] = {
+            k: previous_handoff[k] for k in PREVIOUS_HANDOFF_KEYS if k in previous_handoff
+        }
     return data

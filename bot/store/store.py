@@ -145,7 +145,7 @@ class Store:
                     .values(**new_job_values(ticket, job_id, key, self.max_attempts, now))
                     .returning(*jobs.c)
                 ).one()
-                data = ticket_event_data(ticket, key)
+                data = ticket_event_data(ticket, key, self._last_handoff(conn, ticket))
                 conn.execute(
                     sa.insert(job_events).values(
                         job_id=job_id, seq=1, at=now, kind="ticket_received", data=data
@@ -162,6 +162,12 @@ class Store:
             raise
         self._wakeup.poke()
         return job_from_row(row), True
+
+    def _last_handoff(self, conn: sa.Connection, ticket: Ticket) -> dict[str, Any] | None:
+        if not ticket.parent_job_id:
+            return None
+        found = reads.events(conn, ticket.parent_job_id, 0, ["handoff"])
+        return dict(found[-1].data) if found else None
 
     def get(self, job_id: str) -> Job:
         """Raises JobNotFound."""

@@ -62,3 +62,23 @@ def test_rebuilt_conversation_is_valid_and_stops_before_an_unfinished_turn() -> 
     assert messages == build_messages(
         History.parse(log), Ticket(text="help"), "acme", output_cap=20
     )
+
+
+def test_a_follow_up_starts_from_the_previous_handoff() -> None:
+    previous = {
+        "verdict": "escalated",
+        "summary": "auth-api crash-loops on a stale DB credential",
+        "confirmed": ["auth-api in CrashLoopBackOff"],
+        "could_not_reach": ["vault: timed out"],
+    }
+    log = events((0, "ticket_received", {"text": "still down?", "previous_handoff": previous}))
+    ticket = Ticket(text="still down?", parent_job_id="p1")
+    [first] = build_messages(History.parse(log), ticket, "acme", output_cap=20)
+    text = first["content"][0]["text"]
+    assert "follow-up in the thread of job p1, which ended escalated" in text
+    for line in ("auth-api crash-loops", "- auth-api in CrashLoopBackOff", "- vault: timed out"):
+        assert line in text
+    plain = build_messages(
+        History.parse(events((0, "ticket_received", {}))), ticket, None, output_cap=20
+    )
+    assert "follow-up" not in plain[0]["content"][0]["text"]

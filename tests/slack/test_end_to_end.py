@@ -111,4 +111,8 @@ def test_new_mention_in_a_finished_thread_starts_a_follow_up(
     follow = next(j for j in store.list_jobs() if j.id != first.id)
     assert follow.ticket.parent_job_id == first.id
     assert follow.ticket.thread_ts == message["ts"]
+    # the follow-up's own log carries what the first job handed off
+    [received] = store.events(follow.id, kinds=[EventKind.TICKET_RECEIVED])
+    [handoff] = store.events(first.id, kinds=[EventKind.HANDOFF])
+    assert received.data["previous_handoff"]["summary"] == handoff.data["summary"]
     until(lambda: len(handoffs(slack, PAY, message["ts"])) == 2)
