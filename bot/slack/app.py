@@ -28,6 +28,7 @@ from bot.slack.intake import Intake
 from bot.slack.middleware import authorize_operators, ephemeral
 from bot.slack.operators import USAGE, Intent, OperatorDirectory, perform
 from bot.slack.outbox import OutboxDispatcher
+from bot.slack.stopped import StoppedJobs
 from bot.store.store import Store
 from sandbox.policy import Policy
 
@@ -54,11 +55,14 @@ class SlackBot:
     intake: Intake
     directory: OperatorDirectory
     dispatcher: OutboxDispatcher
+    stopped: StoppedJobs
 
     def start_dispatcher(self) -> None:
         self.dispatcher.start()
+        self.stopped.start()
 
     def stop(self) -> None:
+        self.stopped.stop()
         self.dispatcher.stop()
 
 
@@ -94,7 +98,8 @@ def build_bot(
         raise SlackConfigError(f"auth.test failed at {settings.slack_api_url}: {exc}") from exc
     intake = Intake(store, policy, bot_user_id=bot_user_id, on_outbox=dispatcher.wake)
     directory = OperatorDirectory(client, policy)
-    bot = SlackBot(app, client, store, intake, directory, dispatcher)
+    stopped = StoppedJobs(store, on_outbox=dispatcher.wake)
+    bot = SlackBot(app, client, store, intake, directory, dispatcher, stopped)
     _register(bot)
     return bot
 

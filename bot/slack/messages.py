@@ -97,3 +97,15 @@ def question_message(job_id: str, question: str, *, user: str | None, approval: 
 def note(text: str) -> Message:
     """A short message in a thread (mrkdwn already escaped by the caller)."""
     return {"text": text, "blocks": [section(text[:3000])]}
+
+
+def stopped_status_message(job_id: str, headline: str, *, finished: bool) -> Message:
+    """The status message of a job that stopped without a handoff (failed, cancelled, paused).
+    `headline` is mrkdwn, already escaped by the caller."""
+    return {
+        "text": f"{headline} — job {job_id}",
+        "blocks": [
+            section(f"{headline} — job `{job_id}`"[:3000]),
+            operator_buttons(job_id, finished=finished),
+        ],
+    }

@@ -43,6 +43,17 @@ def recent_jobs(
     return list(conn.execute(query))
 
 
+def changed_since(
+    conn: sa.Connection, since: datetime, statuses: tuple[JobStatus, ...]
+) -> list[sa.Row[Any]]:
+    query = (
+        sa.select(jobs)
+        .where(jobs.c.status.in_([s.value for s in statuses]), jobs.c.updated_at > since)
+        .order_by(jobs.c.updated_at)
+    )
+    return list(conn.execute(query))
+
+
 def events(
     conn: sa.Connection, job_id: str, after_seq: int, kinds: list[str] | None
 ) -> list[sa.Row[Any]]:

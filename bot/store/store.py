@@ -193,6 +193,11 @@ class Store:
         with self._read() as conn:
             return [job_from_row(r) for r in reads.recent_jobs(conn, status, limit, tenant)]
 
+    def jobs_changed_since(self, since: datetime, statuses: tuple[JobStatus, ...]) -> list[Job]:
+        """Jobs now in one of `statuses` whose row changed after `since`, oldest change first."""
+        with self._read() as conn:
+            return [job_from_row(r) for r in reads.changed_since(conn, since, statuses)]
+
     def events(
         self, job_id: str, *, after_seq: int = 0, kinds: list[str] | None = None
     ) -> list[Event]:

@@ -1,0 +1,128 @@
+"""Tell the thread when a job stops without a handoff.
+
+A handoff updates the status message itself, but a job can also stop where no agent code runs:
+an operator cancels or pauses it (from Slack or the CLI), the reaper gives up after its last
+attempt, or the handler fails. This watcher, in the bot process, looks for jobs that reached
+`failed`, `cancelled` or `paused` recently and writes outbox rows for them: an edit of the
+status message, and for the two terminal states a note in the thread. Keys are derived from
+the job's own timestamps, so scanning the same job again, from this bot or after a restart,
+writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.handoff.render_slack import escape
+from bot.model import EventKind, Job, JobStatus
+from bot.slack import messages
+from bot.slack.notifier import status_key, thread_of
+from bot.store.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+STOPPED = (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PAUSED)
+# Rows written by other hosts carry their clocks: look back well past any plausible skew.
+LOOKBACK = timedelta(minutes=10)
+FIRST_LOOKBACK = timedelta(hours=24)  # after a restart, catch up on what happened meanwhile
+
+
+class StoppedJobs:
+    def __init__(
+        self, store: Store, *, on_outbox: Callable[[], None], interval: float = 2.0
+    ) -> None:
+        self.store = store
+        self.interval = interval
+        self._on_outbox = on_outbox
+        self._since: datetime | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> StoppedJobs:
+        self._thread = threading.Thread(target=self._loop, name="slack-stopped", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # the store failing must not end the thread
+                log.exception("stopped-jobs pass failed; retrying")
+            self._stop.wait(self.interval)
+
+    def run_once(self, now: datetime | None = None) -> int:
+        """Write the notices due; returns how many new outbox rows were written."""
+        now = now or utcnow()
+        since = now - (LOOKBACK if self._since is not None else FIRST_LOOKBACK)
+        written = 0
+        for job in self.store.jobs_changed_since(since, STOPPED):
+            written += self._notice(job)
+        self._since = now
+        if written:
+            self._on_outbox()
+        return written
+
+    def _notice(self, job: Job) -> int:
+        where = thread_of(job)
+        if where is None or self.store.outbox_get(status_key(job.id)) is None:
+            return 0  # no thread, or no status message to edit
+        channel, thread = where
+        headline, note = self._describe(job)
+        finished = job.status != JobStatus.PAUSED
+        update = {
+            "channel": channel,
+            **messages.stopped_status_message(job.id, headline, finished=finished),
+            "_update_of": status_key(job.id),
+            "_coalesce": status_key(job.id),
+        }
+        written = int(
+            self.store.outbox_put(
+                f"{job.id}:stopped:{job.status.value}:{job.updated_at.isoformat()}",
+                "chat.update",
+                update,
+                job_id=job.id,
+                purpose="stopped",
+            )
+        )
+        if note and job.finished_at is not None:
+            payload = {"channel": channel, "thread_ts": thread, **messages.note(note)}
+            written += self.store.outbox_put(
+                f"{job.id}:ended:{job.finished_at.isoformat()}",
+                "chat.postMessage",
+                payload,
+                job_id=job.id,
+                purpose="ended",
+            )
+        return written
+
+    def _describe(self, job: Job) -> tuple[str, str | None]:
+        """(status headline, thread note or None) in words the asker can act on."""
+        actions = self.store.events(job.id, kinds=[EventKind.OPERATOR_ACTION])
+        last = actions[-1].data if actions else {}
+        by = str(last.get("by") or "")
+        who = f"<@{by}>" if by.startswith(("U", "W")) and by.isalnum() else escape(by)
+        why = f": {escape(str(last['reason']))}" if last.get("reason") else ""
+        if job.status == JobStatus.PAUSED:
+            return f":double_vertical_bar: Paused by {who or 'an operator'}{why}", None
+        if job.status == JobStatus.CANCELLED:
+            return (
+                f":no_entry_sign: Cancelled by {who or 'an operator'}{why}",
+                f"Job `{job.id}` was cancelled by {who or 'an operator'}{why}. No handoff was "
+                "produced; mention me again to start a new investigation.",
+            )
+        error = escape(job.last_error.message) if job.last_error else "no error recorded"
+        return (
+            f":x: Failed: {error}",
+            f"Job `{job.id}` failed and produced no handoff: {error}. An operator can retry it "
+            f"(`steadfast retry {job.id}` or the Retry button) or read its log "
+            f"(`steadfast show {job.id}`).",
+        )
