@@ -7,7 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.agent.history import History
-from bot.agent.ledger import merge, unreachable_from_events, untried_layers
+from bot.agent.ledger import (
+    failed_dependencies,
+    merge,
+    unreachable_from_events,
+    untried_layers,
+    unverified_confirmations,
+)
 from bot.agent.score import PastTickets, ScoreInputs, escalation_score
 from bot.agent.tools import TOOLS, SubmitHandoff
 from bot.handoff.model import Handoff, Score
@@ -72,14 +78,17 @@ def build_handoff(
     model_verdict = None
     if score.total > score.threshold and verdict != "escalated":
         model_verdict, verdict = verdict, "escalated"
+    confirmed, unverified = unverified_confirmations(
+        list(submitted.confirmed), failed_dependencies(history)
+    )
     return Handoff(
         job_id=job.id,
         verdict=verdict,
         model_verdict=model_verdict,
         summary=submitted.summary,
-        confirmed=list(submitted.confirmed),
+        confirmed=confirmed,
         could_not_reach=merge(unreachable_from_events(history), submitted.could_not_reach),
-        assumptions=merge(history.assumptions, submitted.assumptions),
+        assumptions=merge(history.assumptions, submitted.assumptions) + unverified,
         recommended_actions=list(submitted.recommended_actions),
         confidence=submitted.confidence,
         score=score,

@@ -91,6 +91,11 @@ def test_could_not_reach_comes_from_events_whatever_the_model_says(make_kit: Any
     handoff = kit.notifier.handoffs[-1]
     assert handoff.could_not_reach[0].startswith("vault: connection refused")
     assert any("kubectl delete" in line for line in handoff.could_not_reach)
+    # the model's "vault credentials resolve" contradicts the events: not confirmed
+    assert handoff.confirmed == []
+    assert handoff.assumptions == [
+        "Not verified (vault failed during this job): vault credentials resolve"
+    ]
 
 
 def test_budget_of_steps_escalates_with_what_it_has(make_kit: Any) -> None:
