@@ -24,8 +24,9 @@ class RetryPolicy:
     max_seconds: float = 60.0
 
     def wait_for(self, attempt: int, error: BaseException | None) -> float:
-        """Backoff after `attempt` failed tries (1-based): full jitter on 2^n, never below
-        the server's `retry-after`."""
+        """Backoff after `attempt` failed tries (1-based): between half and all of 2^n (so
+        every retry waits a little), never below the server's `retry-after`, at most
+        `max_seconds`: a longer wait would outlast an operator's cancel."""
         ceiling = min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1))
         wait = random.uniform(ceiling / 2, ceiling)
         if isinstance(error, ModelRetryable) and error.retry_after is not None:
