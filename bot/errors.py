@@ -46,6 +46,10 @@ class IllegalTransition(SteadfastError):
         self.action = action
 
 
+class NotWaiting(SteadfastError):
+    """A human reply (answer, approval) for a job that is not waiting for that kind of reply."""
+
+
 class LeaseLost(SteadfastError):
     def __init__(self, job_id: str, fence: int) -> None:
         super().__init__(

@@ -1,8 +1,7 @@
 """CLI commands for the human side of an investigation: answer, approve, deny.
 
 Each writes one event through `Store.human_event` (which requeues the waiting job in the same
-transaction) after checking that the job really waits for that kind of reply, so a stray
-answer is refused with a reason instead of being attached to a later question.
+transaction) after checking that the job really waits for that kind of reply (`bot.waits`).
 """
 
 from __future__ import annotations
@@ -11,38 +10,20 @@ from typing import Any
 
 import typer
 
-from bot.agent.history import History
 from bot.cli.common import console, errors_to_exit, fail, load_settings, print_json
-from bot.model import JobStatus
 from bot.store import open_store
+from bot.waits import Wait, require_wait
 
 JSON_OPT = typer.Option(False, "--json", help="Print the written event as JSON.")
 BY_OPT = typer.Option(..., "--by", help="Who replies; recorded in the event.")
 
 
-def _open_wait(events: list[Any], kind: str) -> str | None:
-    """The open question (or the action awaiting approval) of this kind, if any."""
-    history = History.parse(events)
-    for call in history.calls.values():
-        if kind == "question" and call.question is not None and call.answer is None:
-            return str(call.question.data.get("question", ""))
-        if kind == "approval" and call.approval_requested is not None and call.approval is None:
-            return str(call.approval_requested.data.get("question", call.name))
-    return None
-
-
-def _reply(job_id: str, wait: str, kind: str, data: dict[str, Any], as_json: bool) -> None:
+def _reply(job_id: str, wait: Wait, kind: str, data: dict[str, Any], as_json: bool) -> None:
     settings = load_settings()
     with errors_to_exit():
         store = open_store(settings, pool_size=1)
         try:
-            job = store.get(job_id)
-            if job.status != JobStatus.WAITING_HUMAN:
-                fail(f"job {job_id} is {job.status.value}, not waiting for a human; nothing sent")
-            asked = _open_wait(store.events(job_id), wait)
-            if asked is None:
-                other = "an answer" if wait == "approval" else "an approval"
-                fail(f"job {job_id} has no open {wait}; it is waiting for {other}")
+            require_wait(store, job_id, wait)
             event = store.human_event(job_id, kind, {**data, "via": "cli"}, requeue=True)
         finally:
             store.close()

@@ -20,6 +20,7 @@ from bot.model import MAX_TICKET_CHARS, EventKind, Job, JobStatus, OutboxPost, T
 from bot.slack import messages
 from bot.slack.notifier import status_key, status_row
 from bot.store.store import Store
+from bot.waits import open_wait
 from sandbox.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class Intake:
             previous = self.store.find_by_thread(channel, str(thread))
             if previous:
                 latest = previous[0]
-                if latest.status == JobStatus.WAITING_HUMAN and text:
+                if self._asks(latest) and text:
                     return self._answer(latest, event, text)
                 if not latest.status.terminal:
                     self._reply(
@@ -152,11 +153,17 @@ class Intake:
         if self.bot_user_id and f"<@{self.bot_user_id}>" in text:
             return Outcome("ignored")  # the app_mention event handles it
         jobs = self.store.find_by_thread(str(event["channel"]), str(thread))
-        if not jobs or jobs[0].status != JobStatus.WAITING_HUMAN:
-            return Outcome("ignored")
+        if not jobs or not self._asks(jobs[0]):
+            return Outcome("ignored")  # approvals come from operators' buttons, not replies
         return self._answer(jobs[0], event, text.strip())
 
     # --- helpers --------------------------------------------------------------------------
+    def _asks(self, job: Job) -> bool:
+        """Whether the job waits for an answer to a question (not for an approval)."""
+        if job.status != JobStatus.WAITING_HUMAN:
+            return False
+        return open_wait(self.store.events(job.id), "question") is not None
+
     def _answer(self, job: Job, event: dict[str, Any], text: str) -> Outcome:
         ts = str(event.get("ts"))
         # Slack redelivers events; the message ts makes the answer idempotent

@@ -14,11 +14,12 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot.errors import IllegalTransition, JobNotFound
+from bot.errors import IllegalTransition, JobNotFound, NotWaiting
 from bot.model import EventKind, OperatorAction
 from bot.slack.errors import UsageError
 from bot.slack.messages import APPROVAL_ACTIONS, FEEDBACK_ACTIONS, OP_ACTIONS
 from bot.store.store import Store
+from bot.waits import require_wait
 from sandbox.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -178,11 +179,13 @@ def perform(store: Store, intent: Intent, describe: Callable[[str], str]) -> str
             return f"`{job.id}`: {intent.action} accepted; it is now *{job.status.value}*"
         if intent.action in ("approve", "deny"):
             approved = intent.action == "approve"
+            require_wait(store, job_id, "approval")
             store.human_event(
                 job_id, EventKind.APPROVAL, {"by": intent.user, "approved": approved}, requeue=True
             )
             return f"`{job_id}`: {'approved' if approved else 'denied'} by <@{intent.user}>"
         if intent.action == "answer":
+            require_wait(store, job_id, "question")
             store.human_event(
                 job_id,
                 EventKind.HUMAN_ANSWER,
@@ -200,6 +203,6 @@ def perform(store: Store, intent: Intent, describe: Callable[[str], str]) -> str
             return "Thanks, feedback recorded."
         if intent.action == "status":
             return describe(job_id)
-    except (JobNotFound, IllegalTransition) as exc:
+    except (JobNotFound, IllegalTransition, NotWaiting) as exc:
         return f":warning: {exc}"
     return USAGE

@@ -16,6 +16,20 @@ def new_job(store: Store) -> str:
     return job.id
 
 
+def waiting_job(store: Store, wait: str) -> str:
+    """A job parked on a question (`human_question`) or an approval (`approval_requested`)."""
+    job_id = new_job(store)
+    claimed = store.claim("w1", lease_ttl=30)
+    assert claimed is not None
+    lease = claimed[1]
+    use = {"type": "tool_use", "id": "t1", "name": "run_command", "input": {"command": "x"}}
+    store.append(lease, "model_request", {"step": 1})
+    store.append(lease, "model_response", {"step": 1, "content": [use]})
+    store.append(lease, wait, {"tool_use_id": "t1", "question": "May I?"})
+    store.finish(lease, JobStatus.WAITING_HUMAN)
+    return job_id
+
+
 def click(http_bot: HttpBot, action_id: str, job_id: str, user: str) -> int:
     payload = block_action(action_id, job_id, user=user, channel=PAY, message_ts="1.0")
     return send_interaction(http_bot.url, SECRET, payload).status_code
@@ -99,7 +113,7 @@ def test_status_jobs_and_usage_need_no_rights(store: Store, http_bot: HttpBot) -
 def test_approve_button_rechecks_who_clicked(
     slack: SlackEmulator, store: Store, http_bot: HttpBot
 ) -> None:
-    job_id = new_job(store)
+    job_id = waiting_job(store, "approval_requested")
     click(http_bot, "steadfast_approve", job_id, STRANGER)
     click(http_bot, "steadfast_deny", job_id, OPERATOR)
     until(lambda: store.events(job_id, kinds=[EventKind.APPROVAL]))
@@ -133,3 +147,25 @@ def test_app_home_lists_jobs_with_buttons(
         http_bot.url, SECRET, block_action("steadfast_op_cancel", job_id, user=OPERATOR)
     )
     until(lambda: "cancelled" in str(slack.views[OPERATOR]))
+
+
+def test_replies_go_only_to_what_the_job_waits_for(store: Store, http_bot: HttpBot) -> None:
+    def command(text: str) -> str:
+        r = send_command(
+            http_bot.url, SECRET, command="/steadfast", text=text, user_id=OPERATOR, channel_id=PAY
+        )
+        assert r.status_code == 200
+        return str(r.json()["text"])
+
+    asks = waiting_job(store, "human_question")
+    gated = waiting_job(store, "approval_requested")
+    queued = new_job(store)
+    assert "is queued, not waiting for a human" in command(f"approve {queued}")
+    assert "has no open approval; it is waiting for an answer" in command(f"approve {asks}")
+    assert "has no open question" in command(f"answer {gated} the order id is 42")
+    assert not store.events(queued, kinds=[EventKind.APPROVAL])
+    assert not store.events(asks, kinds=[EventKind.APPROVAL])
+    assert not store.events(gated, kinds=[EventKind.HUMAN_ANSWER])
+    assert store.get(gated).status == JobStatus.WAITING_HUMAN
+    assert "answer recorded" in command(f"answer {asks} the order id is 42")
+    assert store.get(asks).status == JobStatus.QUEUED
