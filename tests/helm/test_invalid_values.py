@@ -38,6 +38,11 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         "ingress/hosts",
     ),
     ("unknown bot mode", {"bot": {"mode": "https"}}, "bot/mode"),
+    (
+        "worker egress open to anywhere",
+        {"networkPolicy": {"workerEgress": [{"to": [], "ports": [{"port": 80}]}]}},
+        "workerEgress/0/to",
+    ),
     ("unknown rbac scope", {"rbac": {"scope": "all"}}, "rbac/scope"),
     ("typo in a top-level key", {"workers": {"replicas": 3}}, "workers"),
     (

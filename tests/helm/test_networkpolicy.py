@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from tests.helm.conftest import VALUE_SETS, Render, by_kind, one
 
 
@@ -42,3 +44,16 @@ def test_egress_destinations(render: Render) -> None:
 
 def test_off_by_default(render: Render) -> None:
     assert not by_kind(render(None), "NetworkPolicy")
+
+
+def test_worker_egress_adds_in_cluster_services(render: Render) -> None:
+    loki = {
+        "to": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ],
+        "ports": [{"port": 3100, "protocol": "TCP"}],
+    }
+    values = copy.deepcopy(VALUE_SETS["network-policy"])
+    values["networkPolicy"]["workerEgress"] = [loki]
+    worker = one(render(values), "NetworkPolicy", "sf-steadfast-worker")
+    assert worker["spec"]["egress"][-1] == loki
