@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.agent.retry import RetryPolicy
 from bot.model import JobStatus
 from emulators.anthropic import AnthropicEmulator
@@ -92,3 +94,24 @@ def test_401_fails_the_job_with_an_error_an_admin_can_act_on(make_kit: Any) -> N
     assert "ANTHROPIC_API_KEY" in (result.error_message or "")
     assert ctx.of("retry") == [] and ctx.of("error")[0].data["status"] == 401
     assert all("sk-wrong" not in str(e.data) for e in ctx.events)
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "error_kind", "retried"),
+    [
+        ("403", JobStatus.FAILED, "model_auth", []),
+        ("422", JobStatus.FAILED, "model_rejected", []),
+        ("502", JobStatus.SUCCEEDED, None, [502, 500]),
+        ("503", JobStatus.SUCCEEDED, None, [503, 500]),
+        ("down", JobStatus.SUCCEEDED, None, [None, 500]),  # connection closed, no answer
+    ],
+)
+def test_other_status_classes(
+    kit: Kit, fault: str, status: JobStatus, error_kind: str | None, retried: list[int | None]
+) -> None:
+    # The first request meets `fault`; the scenario's own step then answers 500 once.
+    kit.emulator.faults.set(fault, count=1)
+    ctx, result = run(kit, "scenario:server-error")
+    assert result.status == status
+    assert result.error_kind == error_kind
+    assert [r.data.get("status") for r in ctx.of("retry")] == retried
