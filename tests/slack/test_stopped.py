@@ -30,7 +30,10 @@ def test_cancel_from_the_cli_updates_the_status_and_tells_the_thread_once(
     bot.stopped.interval = 0.05
     job_id, ts = _queued_job(slack, store, http_bot)
     store.operator(job_id, OperatorAction.CANCEL, by="U0OPS", reason="duplicate of INC-7")
-    until(lambda: len(_texts(slack, ts)) == 2)
+    # the edit and the note are separate calls: wait for both
+    until(
+        lambda: _texts(slack, ts)[0].startswith(":no_entry_sign:") and len(_texts(slack, ts)) == 2
+    )
     status, note = _texts(slack, ts)
     assert status.startswith(":no_entry_sign: Cancelled by <@U0OPS>: duplicate of INC-7")
     assert f"Job `{job_id}` was cancelled" in note
@@ -50,7 +53,7 @@ def test_a_job_that_fails_says_why_and_how_to_retry(
     store.finish(
         lease, JobStatus.FAILED, error={"kind": "model_auth", "message": "the API key was refused"}
     )
-    until(lambda: len(_texts(slack, ts)) == 2)
+    until(lambda: _texts(slack, ts)[0].startswith(":x:") and len(_texts(slack, ts)) == 2)
     status, note = _texts(slack, ts)
     assert status.startswith(":x: Failed: the API key was refused")
     assert f"`steadfast retry {job_id}`" in note
