@@ -5,14 +5,13 @@ the job exactly once."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from bot.store.store import Store
@@ -43,23 +42,15 @@ def _mention(slack: SlackEmulator, message: dict[str, object]) -> str:
     )
 
 
-@pytest.fixture
-def store(sqlite_url: str) -> Iterator[Store]:
-    s = Store(sqlite_url)
-    s.upgrade()
-    yield s
-    s.close()
-
-
 def test_bot_killed_before_storing_a_mention_never_acked_it(
-    slack: SlackEmulator, store: Store, sqlite_url: str, tmp_path: Path
+    slack: SlackEmulator, store: Store, database_url: str, tmp_path: Path
 ) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump({"version": 1, "tenants": {"payments": {"channels": [PAY]}}}))
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
-        "STEADFAST_DATABASE_URL": sqlite_url,
+        "STEADFAST_DATABASE_URL": database_url,
         "STEADFAST_POLICY": str(policy),
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_APP_TOKEN": "xapp-test",
@@ -70,16 +61,17 @@ def test_bot_killed_before_storing_a_mention_never_acked_it(
     try:
         assert slack.socket.wait_connected(timeout=30), log.read_text()
         message = slack.user_message(PAY, ASKER, "<@U0BOT> checkout returns 502")
-        # Hold SQLite's write lock: the bot can receive the mention but cannot store it.
-        blocker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")
-        envelope = _mention(slack, message)
-        # A bot that acked now would have promised a job its death is about to lose.
-        assert slack.socket.wait_acked(envelope, timeout=2.0) is None
-        first.kill()
-        first.wait()
-        blocker.execute("ROLLBACK")
-        blocker.close()
+        # Hold the write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: the jobs table): the bot
+        # can receive the mention but cannot store it.
+        with store.engine.connect() as blocker, blocker.begin():
+            if store.is_postgres:
+                blocker.execute(sa.text("LOCK TABLE jobs IN EXCLUSIVE MODE"))
+            envelope = _mention(slack, message)
+            # A bot that acked now would have promised a job its death is about to lose.
+            assert slack.socket.wait_acked(envelope, timeout=2.0) is None
+            first.kill()
+            first.wait()
+            blocker.rollback()
         assert store.list_jobs() == []
 
         second = _bot(env, log)
