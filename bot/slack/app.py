@@ -106,6 +106,10 @@ def build_bot(
 
 def _register(bot: SlackBot) -> None:
     app, store = bot.app, bot.store
+
+    def describe(job_id: str) -> str:
+        return home.status_text(store, job_id)
+
     app.use(authorize_operators(store, bot.directory, bot.client))
 
     @app.event("app_mention")
@@ -133,13 +137,13 @@ def _register(bot: SlackBot) -> None:
         if intent.action == "jobs":
             ack(text=home.jobs_text(store), response_type="ephemeral")
             return
-        reply = perform(store, intent, lambda job_id: home.status_text(store, job_id))
+        reply = perform(store, intent, describe)
         ack(text=reply, response_type="ephemeral")
 
     def on_action(ack: Ack, context: BoltContext) -> None:
         intent: Intent | None = context.get("intent")
         if intent is not None:
-            context["reply"] = perform(store, intent, lambda job_id: home.status_text(store, job_id))
+            context["reply"] = perform(store, intent, describe)
         ack()
 
     def answer_action(context: BoltContext) -> None:

@@ -38,6 +38,9 @@ class StoppedJobs:
         self.interval = interval
         self._on_outbox = on_outbox
         self._since: datetime | None = None
+        # Jobs already noticed in their current state: rescans of the lookback window skip
+        # them without touching the store again.
+        self._handled: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -64,14 +67,19 @@ class StoppedJobs:
         now = now or utcnow()
         since = now - (LOOKBACK if self._since is not None else FIRST_LOOKBACK)
         written = 0
+        seen: set[str] = set()
         for job in self.store.jobs_changed_since(since, STOPPED):
-            written += self._notice(job)
+            key = f"{job.id}:stopped:{job.status.value}:{job.updated_at.isoformat()}"
+            seen.add(key)
+            if key not in self._handled:
+                written += self._notice(job, key)
         self._since = now
+        self._handled = seen  # what left the window cannot come back into it
         if written:
             self._on_outbox()
         return written
 
-    def _notice(self, job: Job) -> int:
+    def _notice(self, job: Job, key: str) -> int:
         where = thread_of(job)
         if where is None or self.store.outbox_get(status_key(job.id)) is None:
             return 0  # no thread, or no status message to edit
@@ -86,7 +94,7 @@ class StoppedJobs:
         }
         written = int(
             self.store.outbox_put(
-                f"{job.id}:stopped:{job.status.value}:{job.updated_at.isoformat()}",
+                key,
                 "chat.update",
                 update,
                 job_id=job.id,

@@ -65,7 +65,9 @@ class Store:
         # sleeps in growing steps (up to 100 ms) before trying again. Threads of this process
         # queue here instead and get the lock the moment it is free; other processes still
         # meet the busy timeout.
-        self._writer: AbstractContextManager[Any] = nullcontext() if self.is_postgres else threading.RLock()
+        self._writer: AbstractContextManager[Any] = (
+            nullcontext() if self.is_postgres else threading.RLock()
+        )
 
     # --- lifecycle of the store itself ------------------------------------------------------
     def upgrade(self) -> None:
