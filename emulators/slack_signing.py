@@ -91,14 +91,8 @@ def send_interaction(
     timeout: float = 10.0,
 ) -> httpx.Response:
     """POST an interactivity payload (`payload=<json>`, form encoded)."""
-    body = urlencode({"payload": json.dumps(payload)}).encode()
-    headers = signed_headers(
-        signing_secret,
-        body,
-        timestamp=timestamp,
-        content_type="application/x-www-form-urlencoded",
-    )
-    return _post(url, body, headers, client, timeout)
+    form = {"payload": json.dumps(payload)}
+    return _post_form(url, signing_secret, form, timestamp, client, timeout)
 
 
 def send_command(
@@ -127,12 +121,20 @@ def send_command(
         "trigger_id": uuid.uuid4().hex,
         "api_app_id": "A0STEADY",
     }
+    return _post_form(url, signing_secret, form, timestamp, client, timeout)
+
+
+def _post_form(
+    url: str,
+    signing_secret: str,
+    form: dict[str, str],
+    timestamp: int | None,
+    client: httpx.Client | None,
+    timeout: float,
+) -> httpx.Response:
     body = urlencode(form).encode()
     headers = signed_headers(
-        signing_secret,
-        body,
-        timestamp=timestamp,
-        content_type="application/x-www-form-urlencoded",
+        signing_secret, body, timestamp=timestamp, content_type="application/x-www-form-urlencoded"
     )
     return _post(url, body, headers, client, timeout)
 

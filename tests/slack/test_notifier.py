@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.handoff.model import Handoff
-from bot.model import Event, Job, JobStatus, Ticket
+from bot.model import Event, Job, Ticket
 from bot.notify import Progress
 from bot.slack.notifier import SlackNotifier
 from sandbox.policy import Escalation, Policy
+from tests.agent.fakes import make_job
 
 
 class RecordingContext:
     def __init__(self, ticket: Ticket, events: list[Event] | None = None) -> None:
-        now = datetime.now(UTC)
-        self._job = Job(
-            id="job1",
-            idempotency_key=None,
-            ticket=ticket,
-            status=JobStatus.RUNNING,
-            attempts=1,
-            max_attempts=5,
-            fence=1,
-            lease_owner="w",
-            lease_expires_at=now,
-            control=None,
-            created_at=now,
-            started_at=now,
-            finished_at=None,
-            updated_at=now,
-            last_event_at=None,
-            last_error=None,
-            verdict=None,
-            event_count=0,
-        )
+        self._job = replace(make_job(ticket.text, job_id="job1"), ticket=ticket)
         self._events = events or []
         self.rows: dict[str, tuple[str, dict[str, Any]]] = {}
 
