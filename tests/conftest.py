@@ -19,6 +19,22 @@ import sqlalchemy as sa
 
 POSTGRES_ENV = "STEADFAST_TEST_POSTGRES_URL"
 REPO = Path(__file__).resolve().parent.parent
+# What `steadfast show` and the status record promise besides the id and status.
+STATUS_RECORD_KEYS = (
+    "attempts",
+    "tenant",
+    "channel",
+    "thread_ts",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "last_event_at",
+    "lease_owner",
+    "lease_expires_at",
+    "last_error",
+    "degraded",
+    "verdict",
+)
 
 
 def _backends() -> list[str]:
