@@ -17,6 +17,8 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
+from bot.store import Store
+
 POSTGRES_ENV = "STEADFAST_TEST_POSTGRES_URL"
 REPO = Path(__file__).resolve().parent.parent
 # What `steadfast show` and the status record promise besides the id and status.
@@ -79,3 +81,18 @@ def postgres_url() -> Iterator[str]:
     if not base:
         pytest.skip(f"{POSTGRES_ENV} not set")
     yield from _postgres_schema_url(base)
+
+
+@pytest.fixture
+def max_attempts() -> int:
+    """The store's attempts per job; a suite overrides it where its tests need more or fewer."""
+    return 5
+
+
+@pytest.fixture
+def store(database_url: str, max_attempts: int) -> Iterator[Store]:
+    """A migrated store on `database_url`, closed afterwards."""
+    s = Store(database_url, max_attempts=max_attempts)
+    s.upgrade()
+    yield s
+    s.close()

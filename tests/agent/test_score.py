@@ -3,22 +3,12 @@ benefit (what humans did on similar past tickets), against the real store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bot.agent.score import ScoreInputs, escalation_score, tfidf_similarities, uncertainty
 from bot.model import OperatorAction, Ticket
 from bot.store import Store
 from sandbox.policy import Escalation
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    s = Store(database_url, max_attempts=5)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def test_similar_text_scores_higher_than_unrelated_text() -> None:

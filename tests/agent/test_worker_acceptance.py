@@ -22,11 +22,8 @@ STEPS = 10
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    s = Store(database_url, max_attempts=20)
-    s.upgrade()
-    yield s
-    s.close()
+def max_attempts() -> int:
+    return 20
 
 
 @pytest.fixture

@@ -58,14 +58,6 @@ def slack() -> Iterator[SlackEmulator]:
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    s = Store(database_url)
-    s.upgrade()
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def policy() -> Policy:
     return make_policy()
 

@@ -10,8 +10,6 @@ from typing import TypeVar
 
 import pytest
 
-from bot.store import Store
-
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 LEASE_TTL = 1.0
@@ -89,8 +87,5 @@ def workers(database_url: str, tmp_path: Path) -> Iterator[Workers]:
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    s = Store(database_url, max_attempts=100)
-    s.upgrade()
-    yield s
-    s.close()
+def max_attempts() -> int:
+    return 100
