@@ -10,17 +10,25 @@ section text) so a renderer that breaks them fails here as it would against Slac
 Duplicate posts: every posted message whose metadata carries `event_payload.outbox_key` is
 counted per key; `duplicates()` lists keys posted more than once.
 
-`python -m emulators.slack [scenario.yaml]` serves it and prints its URL.
+Channels: scenario `slack.channels` ({id: {name, bot_member}}) makes the workspace closed, as
+Slack is: posting to an unknown id answers `channel_not_found`, to a channel the bot has not
+joined (`bot_member: false`) `not_in_channel`. Without that section every channel id exists and
+the bot is in all of them (tests that invent channel ids rely on this). An unknown method answers
+HTTP 200 `{"ok": false, "error": "unknown_method"}`, a wrong token `invalid_auth` (when
+`slack.bot_token` is set), and the `429` fault `ratelimited` with `Retry-After`.
+
+`python -m emulators.slack --scenario FILE --port N` serves it and prints its URL.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
-import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any, Self
 
 from emulators.base import Emulator, Fault, Request, Response, load_scenario, serve_forever
@@ -46,6 +54,12 @@ class SlackEmulator(Emulator):
         self.usergroups: dict[str, list[str]] = {
             k: list(v) for k, v in (conf.get("usergroups") or {}).items()
         }
+        # None: an open workspace where every channel id exists and the bot is in it
+        self.channels: dict[str, dict[str, Any]] | None = (
+            {str(k): dict(v or {}) for k, v in conf["channels"].items()}
+            if conf.get("channels") is not None
+            else None
+        )
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self.reactions: list[dict[str, str]] = []
         self.ephemerals: list[dict[str, Any]] = []
@@ -74,6 +88,8 @@ class SlackEmulator(Emulator):
             "apps.connections.open": self._connections_open,
         }.items():
             self.route("*", f"/api/{method.replace('.', '[.]')}", self._api(method, handler))
+        # after the known methods: Slack answers any other method name with HTTP 200
+        self.route("*", "/api/(?P<method>[^/]+)", self._unknown_method)
         self.route("POST", "/_respond/(?P<rid>[^/]+)", self._respond)
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -191,6 +207,23 @@ class SlackEmulator(Emulator):
         return serve
 
     @staticmethod
+    def _unknown_method(request: Request) -> Response:
+        body = {"ok": False, "error": "unknown_method", "req_method": request.params["method"]}
+        return Response(200, body)
+
+    def _check_channel(self, channel: str, *, posting: bool) -> None:
+        """Slack's answers for a channel that does not exist or that the bot has not joined."""
+        if not channel:
+            raise _ApiError("channel_not_found")
+        if self.channels is None:
+            return
+        info = self.channels.get(channel)
+        if info is None:
+            raise _ApiError("channel_not_found")
+        if not info.get("bot_member", True):
+            raise _ApiError("not_in_channel" if posting else "channel_not_found")
+
+    @staticmethod
     def _args(request: Request) -> dict[str, Any]:
         args: dict[str, Any] = {k: v[-1] for k, v in request.query.items()}
         ctype = request.headers.get("content-type", "")
@@ -262,9 +295,8 @@ class SlackEmulator(Emulator):
         }
 
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = args.get("channel")
-        if not channel:
-            raise _ApiError("channel_not_found")
+        channel = str(args.get("channel") or "")
+        self._check_channel(channel, posting=True)
         self._check_content(args)
         message = {
             "type": "message",
@@ -286,6 +318,7 @@ class SlackEmulator(Emulator):
 
     def _update(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = args.get("channel", ""), args.get("ts", "")
+        self._check_channel(channel, posting=True)
         self._check_content(args)
         with self._state_lock:
             message = self._find(channel, ts)
@@ -305,6 +338,7 @@ class SlackEmulator(Emulator):
         return {"channel": channel, "permalink": link}
 
     def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._check_channel(str(args.get("channel") or ""), posting=True)
         self._check_content(args)
         with self._state_lock:
             ts = self._next_ts()
@@ -326,6 +360,7 @@ class SlackEmulator(Emulator):
     def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = args.get("channel", ""), args.get("ts", "")
         meta = str(args.get("include_all_metadata", "")).lower() in ("true", "1")
+        self._check_channel(channel, posting=False)
         with self._state_lock:
             self._find(channel, ts)
             rows = self.messages(channel, ts)
@@ -334,6 +369,7 @@ class SlackEmulator(Emulator):
     def _history(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel", "")
         meta = str(args.get("include_all_metadata", "")).lower() in ("true", "1")
+        self._check_channel(channel, posting=False)
         rows = list(reversed(self.messages(channel)))  # Slack: newest first
         limit = int(args.get("limit") or 100)
         return {"messages": [self._public(m, meta) for m in rows[:limit]], "has_more": False}
@@ -396,9 +432,19 @@ class _ApiError(Exception):
     """A Slack `{"ok": false, "error": ...}` answer."""
 
 
-def main() -> None:
-    scenario = load_scenario(sys.argv[1] if len(sys.argv) > 1 else None)
-    serve_forever(SlackEmulator(scenario))
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m emulators.slack",
+        description="Serve the Slack Web API and Socket Mode emulator on 127.0.0.1.",
+    )
+    parser.add_argument("--scenario", type=Path, default=None, help="scenario YAML")
+    parser.add_argument("--port", type=int, default=0, help="Web API port (0: any free port)")
+    parser.add_argument("--bot-token", default=None, help="the only bot token accepted")
+    args = parser.parse_args(argv)
+    scenario = load_scenario(args.scenario)
+    if args.bot_token:
+        scenario.setdefault("slack", {})["bot_token"] = args.bot_token
+    serve_forever(SlackEmulator(scenario, port=args.port))
 
 
 if __name__ == "__main__":

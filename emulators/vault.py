@@ -1,5 +1,6 @@
 """A Vault stand-in that hvac talks to unmodified: KV v2 read/list/metadata, token
-lookup-self/renew-self, AppRole and Kubernetes auth login, `sys/health`. Issued tokens expire on
+lookup-self/renew-self, AppRole and Kubernetes auth login, `sys/health`,
+`sys/seal-status` and `sys/init` (unauthenticated, as in Vault). Issued tokens expire on
 their TTL. Writes answer 403, as a read-only Vault policy would.
 
 Scenario section `vault`:
@@ -66,6 +67,8 @@ class VaultEmulator(Emulator):
         self.renewals = 0
         m = re.escape(self.mount)
         self.route("GET", "/v1/sys/health", self._health)
+        self.route("GET", "/v1/sys/seal-status", self._seal_status)
+        self.route("GET", "/v1/sys/init", lambda r: Response(200, {"initialized": True}))
         self.route("POST", "/v1/auth/approle/login", self._approle_login)
         self.route("POST", "/v1/auth/kubernetes/login", self._kubernetes_login)
         self.route("GET", "/v1/auth/token/lookup-self", self._lookup_self)
@@ -105,6 +108,26 @@ class VaultEmulator(Emulator):
             "version": "1.17.0+emulator",
             "cluster_name": "steadfast-emulator",
             "server_time_utc": int(time.time()),
+        }
+        return Response(200, body)
+
+    def _seal_status(self, request: Request) -> Response:
+        # unauthenticated in real Vault: monitoring asks it before it holds any token
+        body = {
+            "type": "shamir",
+            "initialized": True,
+            "sealed": False,
+            "t": 1,
+            "n": 1,
+            "progress": 0,
+            "nonce": "",
+            "version": "1.17.0+emulator",
+            "build_date": "2026-01-01T00:00:00Z",
+            "migration": False,
+            "cluster_name": "steadfast-emulator",
+            "cluster_id": "5f0c1a2e-0000-4000-8000-000000000001",
+            "recovery_seal": False,
+            "storage_type": "inmem",
         }
         return Response(200, body)
 
