@@ -22,7 +22,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -67,6 +67,9 @@ class Response:
     body: Any = None  # dict/list → JSON; str/bytes → as is
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
+    # a streamed answer (a Kubernetes watch): sent chunk by chunk with chunked transfer
+    # encoding, ended with the terminating chunk when the iterator is exhausted
+    stream: Iterator[bytes] | None = None
 
     def encode(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
@@ -256,6 +259,8 @@ class Emulator:
                 return self._send(response)
 
             def _send(self, response: Response) -> None:
+                if response.stream is not None:
+                    return self._send_stream(response, response.stream)
                 payload, content_type = response.encode()
                 try:
                     self.send_response(response.status)
@@ -268,6 +273,27 @@ class Emulator:
                         self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
+
+            def _send_stream(self, response: Response, chunks: Iterator[bytes]) -> None:
+                try:
+                    self.send_response(response.status)
+                    self.send_header("Content-Type", response.content_type or "application/json")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    for key, value in response.headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    for chunk in chunks:
+                        if chunk:
+                            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                            self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")  # the stream ends cleanly
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+                finally:
+                    close = getattr(chunks, "close", None)
+                    if close is not None:
+                        close()  # let the producer unregister itself when the client left
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
             do_LIST = _serve  # Vault's LIST verb (hvac `list_secrets`)

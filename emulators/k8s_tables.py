@@ -1,5 +1,9 @@
 """Server-side printing for the Kubernetes emulator: `meta.k8s.io/v1 Table` answers, which is
-what `kubectl get` asks for (Accept: ...;as=Table)."""
+what `kubectl get` asks for (Accept: ...;as=Table).
+
+`includeObject` chooses what each row's `object` holds, as on the API server: `Metadata` (the
+default) a PartialObjectMetadata, `Object` the whole object (kubectl asks for it with
+`--sort-by`, which sorts on a field of the object), `None` nothing."""
 
 from __future__ import annotations
 
@@ -93,6 +97,76 @@ def _service(obj: dict[str, Any]) -> list[Any]:
     ]
 
 
+def _ages(obj: dict[str, Any]) -> str:
+    return age(obj["metadata"].get("creationTimestamp"))
+
+
+def _pvc(obj: dict[str, Any]) -> list[Any]:
+    spec, st = obj.get("spec", {}), obj.get("status", {})
+    return [
+        st.get("phase", "Pending"),
+        spec.get("volumeName", ""),
+        (st.get("capacity") or {}).get("storage", ""),
+        ",".join(st.get("accessModes") or spec.get("accessModes") or []),
+        spec.get("storageClassName", "<unset>"),
+        _ages(obj),
+    ]
+
+
+def _ingress(obj: dict[str, Any]) -> list[Any]:
+    spec = obj.get("spec", {})
+    hosts = ",".join(r.get("host", "*") for r in spec.get("rules") or []) or "*"
+    lbs = (obj.get("status", {}).get("loadBalancer") or {}).get("ingress") or []
+    address = ",".join(i.get("ip") or i.get("hostname", "") for i in lbs)
+    return [spec.get("ingressClassName", "<none>"), hosts, address, "80", _ages(obj)]
+
+
+def _hpa(obj: dict[str, Any]) -> list[Any]:
+    spec, st = obj.get("spec", {}), obj.get("status", {})
+    ref = spec.get("scaleTargetRef") or {}
+    return [
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        spec.get("minReplicas", 1),
+        spec.get("maxReplicas", 0),
+        st.get("currentReplicas", 0),
+        _ages(obj),
+    ]
+
+
+def _statefulset(obj: dict[str, Any]) -> list[Any]:
+    st, spec = obj.get("status", {}), obj.get("spec", {})
+    return [f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 0)}", _ages(obj)]
+
+
+def _daemonset(obj: dict[str, Any]) -> list[Any]:
+    st = obj.get("status", {})
+    return [
+        st.get("desiredNumberScheduled", 0),
+        st.get("currentNumberScheduled", 0),
+        st.get("numberReady", 0),
+        st.get("updatedNumberScheduled", 0),
+        st.get("numberAvailable", 0),
+        _ages(obj),
+    ]
+
+
+def _job(obj: dict[str, Any]) -> list[Any]:
+    st, spec = obj.get("status", {}), obj.get("spec", {})
+    done = "Complete" if st.get("succeeded") else "Failed" if st.get("failed") else "Running"
+    return [done, f"{st.get('succeeded', 0)}/{spec.get('completions', 1)}", _ages(obj)]
+
+
+def _cronjob(obj: dict[str, Any]) -> list[Any]:
+    spec, st = obj.get("spec", {}), obj.get("status", {})
+    return [
+        spec.get("schedule", ""),
+        spec.get("suspend", False),
+        len(st.get("active") or []),
+        age(st.get("lastScheduleTime")) if st.get("lastScheduleTime") else "<none>",
+        _ages(obj),
+    ]
+
+
 _TABLES: dict[str, tuple[list[dict[str, Any]], Any]] = {
     "pods": (
         [
@@ -115,30 +189,93 @@ _TABLES: dict[str, tuple[list[dict[str, Any]], Any]] = {
     ),
     "nodes": ([_col("Status"), _col("Roles"), _col("Age"), _col("Version")], _node),
     "services": ([_col("Type"), _col("Cluster-IP"), _col("Port(s)"), _col("Age")], _service),
+    "persistentvolumeclaims": (
+        [
+            _col("Status"),
+            _col("Volume"),
+            _col("Capacity"),
+            _col("Access Modes"),
+            _col("StorageClass"),
+            _col("Age"),
+        ],
+        _pvc,
+    ),
+    "ingresses": (
+        [_col("Class"), _col("Hosts"), _col("Address"), _col("Ports"), _col("Age")],
+        _ingress,
+    ),
+    "horizontalpodautoscalers": (
+        [
+            _col("Reference"),
+            _col("MinPods", "integer"),
+            _col("MaxPods", "integer"),
+            _col("Replicas", "integer"),
+            _col("Age"),
+        ],
+        _hpa,
+    ),
+    "statefulsets": ([_col("Ready"), _col("Age")], _statefulset),
+    "daemonsets": (
+        [
+            _col("Desired", "integer"),
+            _col("Current", "integer"),
+            _col("Ready", "integer"),
+            _col("Up-to-date", "integer"),
+            _col("Available", "integer"),
+            _col("Age"),
+        ],
+        _daemonset,
+    ),
+    "jobs": ([_col("Status"), _col("Completions"), _col("Age")], _job),
+    "cronjobs": (
+        [
+            _col("Schedule"),
+            _col("Suspend", "boolean"),
+            _col("Active", "integer"),
+            _col("Last Schedule"),
+            _col("Age"),
+        ],
+        _cronjob,
+    ),
 }
 
 
-def table(resource: str, objects: list[dict[str, Any]], resource_version: str) -> dict[str, Any]:
-    columns, cells = _TABLES.get(
-        resource, ([_col("Age")], lambda o: [age(o["metadata"].get("creationTimestamp"))])
-    )
+def _row_object(obj: dict[str, Any], include: str) -> dict[str, Any] | None:
+    if include == "Object":
+        return obj
+    if include == "None":
+        return None
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj["metadata"],
+    }
+
+
+def table(
+    resource: str,
+    objects: list[dict[str, Any]],
+    resource_version: str,
+    include: str = "Metadata",
+) -> dict[str, Any]:
+    """`include` is the request's `includeObject` (Object | Metadata | None)."""
+    columns, cells = _TABLES.get(resource, ([_col("Age")], lambda o: [_ages(o)]))
+    # the API server prints an event's name last and only with -o wide; every other type's first
+    name_last = resource == "events"
     rows = []
     for obj in objects:
-        meta = obj["metadata"]
-        rows.append(
-            {
-                "cells": [meta["name"], *cells(obj)],
-                "object": {
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": meta,
-                },
-            }
-        )
+        name = obj["metadata"]["name"]
+        row_cells = [*cells(obj), name] if name_last else [name, *cells(obj)]
+        row: dict[str, Any] = {"cells": row_cells}
+        if (inner := _row_object(obj, include)) is not None:
+            row["object"] = inner
+        rows.append(row)
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": resource_version},
-        "columnDefinitions": [_col("Name"), *columns],
+        "columnDefinitions": (
+            [*columns, _col("Name", priority=1)] if name_last else [_col("Name"), *columns]
+        ),
         "rows": rows,
     }

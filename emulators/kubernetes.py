@@ -1,50 +1,51 @@
-"""A read-only Kubernetes API server: discovery, core/apps/batch resources, pod logs, label and
-field selectors, server-side tables. The official Python client and kubectl v1.35 (`get`,
-`describe`, `logs`) work against it. Mutating verbs answer 403, as a read-only ClusterRole would.
+"""A read-only Kubernetes API server: discovery, the types in `k8s_resources.KINDS`, pod logs,
+label and field selectors, server-side tables (with `includeObject`), watches, the
+`metrics.k8s.io` API and OpenAPI v3 documents. kubectl v1.35 (`get`, `get -w`, `get
+--sort-by`, `describe`, `logs`, `top`, `explain`) and the official Python client work against
+it. Mutating verbs answer 403, as a read-only ClusterRole would; so does reading secrets.
 
 Scenario section `cluster`: `tokens` (accepted bearer tokens; none: no auth), `version`,
-`namespaces`, one list per resource (`pods`, `deployments`, ...; kind/apiVersion/uid filled in),
-`logs` ("<ns>/<pod>" → {current: {container: text}, previous: {...}}).
+`namespaces`, one list per type key (`pods`, `deployments`, `ingresses`, `podmetrics`, ...;
+kind/apiVersion/uid filled in), `logs` ("<ns>/<pod>" → {current: {container: text},
+previous: {...}}). `k8s_dump.load_dump` builds this section from a real cluster's
+`kubectl get ... -o json` files (`python -m emulators.kubernetes --from-dump DIR`).
 
-Extra control action: POST /_control/rotate-token {"token": "..."} (only that token is valid
-from now on, as when a projected service-account token rotates).
+The world can change while the emulator runs: `apply(key, obj)` and `remove(key, ns, name)`
+(or POST /_control/apply, /_control/remove) reach open watches; POST /_control/end-watches
+closes them. POST /_control/rotate-token {"token": "..."} makes only that token valid from now
+on, as when a projected service-account token rotates.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import re
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from emulators.base import Emulator, Fault, Request, Response, load_scenario, serve_forever
+from emulators.k8s_dump import load_dump
+from emulators.k8s_metrics import derived_node_metrics, derived_pod_metrics
+from emulators.k8s_openapi import openapi_document, openapi_index
+from emulators.k8s_resources import BY_KEY, GROUPS, KINDS, Kind, api_group, lookup, resource_list
+from emulators.k8s_selectors import SelectorError, match_fields, match_labels
 from emulators.k8s_tables import table
+from emulators.k8s_watch import WatchHub
 from emulators.scenario_time import resolve_times
 
-# plural → (group, version, kind, namespaced, short names)
-RESOURCES: dict[str, tuple[str, str, str, bool, list[str]]] = {
-    "pods": ("", "v1", "Pod", True, ["po"]),
-    "services": ("", "v1", "Service", True, ["svc"]),
-    "endpoints": ("", "v1", "Endpoints", True, ["ep"]),
-    "configmaps": ("", "v1", "ConfigMap", True, ["cm"]),
-    "events": ("", "v1", "Event", True, ["ev"]),
-    "nodes": ("", "v1", "Node", False, ["no"]),
-    "namespaces": ("", "v1", "Namespace", False, ["ns"]),
-    "deployments": ("apps", "v1", "Deployment", True, ["deploy"]),
-    "replicasets": ("apps", "v1", "ReplicaSet", True, ["rs"]),
-    "statefulsets": ("apps", "v1", "StatefulSet", True, ["sts"]),
-    "daemonsets": ("apps", "v1", "DaemonSet", True, ["ds"]),
-    "jobs": ("batch", "v1", "Job", True, []),
-}
-GROUPS = {"apps": "v1", "batch": "v1"}
-_PREFIX = r"/(?:api/v1|apis/(?P<group>apps|batch)/v1)"
+_GV = r"/(?:api/v1|apis/(?P<group>[a-z0-9.-]+)/(?P<version>v[0-9a-z]+))"
 _NAME = r"[a-z0-9][-a-z0-9.]*"
+_SA = "system:serviceaccount:steadfast:steadfast"
+WATCH_TIMEOUT_S = 1800.0  # the API server's own default is 30-60 minutes
 
 
-def status(code: int, reason: str, message: str) -> Response:
-    body = {
+def status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    body: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
@@ -53,48 +54,25 @@ def status(code: int, reason: str, message: str) -> Response:
         "reason": reason,
         "code": code,
     }
+    if details:
+        body["details"] = details
     return Response(code, body)
 
 
-class SelectorError(ValueError):
-    pass
-
-
-def _field(obj: dict[str, Any], path: str) -> str:
-    value: Any = obj
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return "" if value is None else str(value)
-
-
-def match_fields(obj: dict[str, Any], selector: str | None) -> bool:
-    for term in filter(None, (t.strip() for t in (selector or "").split(","))):
-        m = re.fullmatch(r"([A-Za-z0-9_.]+)\s*(!=|==|=)\s*(.*)", term)
-        if not m:
-            raise SelectorError(f'invalid field selector term "{term}"')
-        key, op, want = m.groups()
-        if (_field(obj, key) == want) != (op != "!="):
-            return False
-    return True
-
-
-def match_labels(labels: dict[str, str], selector: str | None) -> bool:
-    terms = re.findall(r"[^,(]+(?:\([^)]*\))?", selector or "")
-    for term in (t.strip() for t in terms if t.strip()):
-        if m := re.fullmatch(r"([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)", term):
-            key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
-            if (labels.get(key) in values) != (op == "in"):
-                return False
-        elif m := re.fullmatch(r"([\w./-]+)\s*(!=|==|=)\s*([\w./-]*)", term):
-            key, op, want = m.groups()
-            if (labels.get(key) == want) != (op != "!="):
-                return False
-        elif m := re.fullmatch(r"(!?)([\w./-]+)", term):
-            if (m.group(2) in labels) == bool(m.group(1)):
-                return False
-        else:
-            raise SelectorError(f'unable to parse label selector term "{term}"')
-    return True
+def forbidden(verb: str, plural: str, group: str, ns: str | None, name: str = "") -> Response:
+    """The API server's RBAC denial, worded as it words it."""
+    where = f' in the namespace "{ns}"' if ns else " at the cluster scope"
+    what = f'{plural} "{name}"' if name else plural
+    details = {"kind": plural, **({"name": name} if name else {})}
+    if group:
+        details["group"] = group
+    return status(
+        403,
+        "Forbidden",
+        f'{what} is forbidden: User "{_SA}" cannot {verb} resource "{plural}" in API group '
+        f'"{group}"{where}',
+        details,
+    )
 
 
 class KubernetesEmulator(Emulator):
@@ -106,58 +84,96 @@ class KubernetesEmulator(Emulator):
         self.tokens: set[str] = set(cluster.get("tokens") or [])
         self.version = cluster.get("version") or {"major": "1", "minor": "35"}
         self.logs: dict[str, dict[str, dict[str, str]]] = cluster.get("logs") or {}
-        self.objects: dict[str, list[dict[str, Any]]] = {r: [] for r in RESOURCES}
-        for resource in RESOURCES:
-            for obj in cluster.get(resource) or []:
+        self.watch_timeout = float(cluster.get("watch_timeout_s", WATCH_TIMEOUT_S))
+        self.objects: dict[str, list[dict[str, Any]]] = {k.key: [] for k in KINDS}
+        for kind in KINDS:
+            for obj in cluster.get(kind.key) or []:
                 if isinstance(obj, str):  # `namespaces: [a, b]` is the short form
                     obj = {"metadata": {"name": obj}, "status": {"phase": "Active"}}
-                self.objects[resource].append(self._complete(resource, obj))
+                self.objects[kind.key].append(self._complete(kind, obj))
+        self._derive_metrics()
         self._link_events()
+        self.watches = WatchHub(1000)
         self.route("GET", "/version/?", lambda r: Response(200, self._version()))
         self.route("GET", "/(?:healthz|readyz|livez)", lambda r: Response(200, "ok"))
         self.route("GET", "/api", self._api_versions)
         self.route("GET", "/apis", self._api_groups)
-        self.route("GET", "/api/v1", lambda r: self._resource_list("", "v1"))
+        self.route("GET", "/api/v1", lambda r: Response(200, resource_list("", "v1")))
+        self.route("GET", "/apis/(?P<g>[a-z0-9.-]+)/(?P<v>v[0-9a-z]+)", self._group_resources)
+        self.route("GET", "/apis/(?P<g>[a-z0-9.-]+)", self._api_group)
+        self.route("GET", "/openapi/v3", lambda r: Response(200, openapi_index()))
+        self.route("GET", "/openapi/v3/(?P<gv>api/v1|apis/[a-z0-9.-]+/v[0-9a-z]+)", self._openapi)
+        self.route("GET", f"{_GV}/(?P<res>[a-z]+)", self._list)
+        self.route("GET", f"{_GV}/namespaces/(?P<ns>{_NAME})/(?P<res>[a-z]+)", self._list)
+        self.route("GET", f"{_GV}/(?P<res>[a-z]+)/(?P<name>{_NAME})", self._get)
         self.route(
-            "GET", "/apis/(?P<g>apps|batch)/v1", lambda r: self._resource_list(r.params["g"], "v1")
-        )
-        self.route("GET", "/apis/(?P<g>apps|batch)", self._api_group)
-        self.route("GET", f"{_PREFIX}/(?P<res>[a-z]+)", self._list)
-        self.route("GET", f"{_PREFIX}/namespaces/(?P<ns>{_NAME})/(?P<res>[a-z]+)", self._list)
-        self.route("GET", f"{_PREFIX}/(?P<res>nodes|namespaces)/(?P<name>{_NAME})", self._get)
-        self.route(
-            "GET",
-            f"{_PREFIX}/namespaces/(?P<ns>{_NAME})/(?P<res>[a-z]+)/(?P<name>{_NAME})",
-            self._get,
+            "GET", f"{_GV}/namespaces/(?P<ns>{_NAME})/(?P<res>[a-z]+)/(?P<name>{_NAME})", self._get
         )
         self.route(
             "GET", f"/api/v1/namespaces/(?P<ns>{_NAME})/pods/(?P<name>{_NAME})/log", self._log
         )
 
-    def _complete(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
-        group, version, kind, _, _ = RESOURCES[resource]
-        obj = {"apiVersion": f"{group}/{version}" if group else version, "kind": kind, **obj}
+    def _complete(self, kind: Kind, obj: dict[str, Any]) -> dict[str, Any]:
+        obj = {**obj, "apiVersion": kind.api_version, "kind": kind.kind}
         meta = obj.setdefault("metadata", {})
         meta.setdefault(
             "uid",
             str(
-                uuid.uuid5(uuid.NAMESPACE_URL, f"{resource}/{meta.get('namespace')}/{meta['name']}")
+                uuid.uuid5(uuid.NAMESPACE_URL, f"{kind.key}/{meta.get('namespace')}/{meta['name']}")
             ),
         )
         meta.setdefault("resourceVersion", "1000")
         meta.setdefault("creationTimestamp", "2026-01-01T00:00:00Z")
         return obj
 
+    def _derive_metrics(self) -> None:
+        """metrics-server's view when the scenario or dump brought none."""
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        pods, nodes = self.objects["pods"], self.objects["nodes"]
+        if not self.objects["podmetrics"]:
+            for pm in derived_pod_metrics(pods, now):
+                self.objects["podmetrics"].append(self._complete(BY_KEY["podmetrics"], pm))
+        if not self.objects["nodemetrics"]:
+            for nm in derived_node_metrics(nodes, pods, self.objects["podmetrics"], now):
+                self.objects["nodemetrics"].append(self._complete(BY_KEY["nodemetrics"], nm))
+
     def _link_events(self) -> None:
         """Give each event's involvedObject the uid of the object it names (kubectl describe
         selects events by uid)."""
-        kinds = {spec[2]: res for res, spec in RESOURCES.items()}
+        by_kind = {k.kind: k.key for k in KINDS if k.group != "metrics.k8s.io"}
         for event in self.objects["events"]:
             involved = event.setdefault("involvedObject", {})
-            res = kinds.get(str(involved.get("kind")))
-            target = res and self._find(res, involved.get("namespace"), str(involved.get("name")))
+            key = by_kind.get(str(involved.get("kind")))
+            target = key and self._find(key, involved.get("namespace"), str(involved.get("name")))
             if target and "uid" not in involved:
                 involved["uid"] = target["metadata"]["uid"]
+
+    # --- the world changing ---------------------------------------------------------------
+    def apply(self, key: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace an object (by namespace and name) and tell the watches."""
+        kind = BY_KEY[key]
+        obj = self._complete(kind, copy.deepcopy(obj))
+        meta = obj["metadata"]
+        old = self._find(key, meta.get("namespace"), meta["name"])
+        if old is not None:
+            self.objects[key].remove(old)
+        self.objects[key].append(obj)
+        self.watches.publish(key, "MODIFIED" if old is not None else "ADDED", obj)
+        return obj
+
+    def remove(self, key: str, namespace: str | None, name: str) -> None:
+        obj = self._find(key, namespace, name)
+        if obj is None:
+            raise KeyError(f"no {key} {namespace}/{name}")
+        self.objects[key].remove(obj)
+        self.watches.publish(key, "DELETED", obj)
+
+    def stop(self) -> None:
+        self.watches.end_all()
+        super().stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
 
     # --- the request pipeline ---------------------------------------------------------------
     def dispatch(self, request: Request) -> Response:
@@ -166,7 +182,7 @@ class KubernetesEmulator(Emulator):
             if auth.removeprefix("Bearer ").strip() not in self.tokens:
                 return status(401, "Unauthorized", "Unauthorized")
         if request.method not in ("GET", "HEAD") and request.path.startswith(("/api", "/apis")):
-            return self._forbidden(request)
+            return self._refuse_write(request)
         try:
             return super().dispatch(request)
         except SelectorError as exc:
@@ -178,24 +194,30 @@ class KubernetesEmulator(Emulator):
         return super().fault_response(fault, request)
 
     def control(self, request: Request) -> Response:
-        if request.path == "/_control/rotate-token":
-            self.tokens = {str((request.json() or {})["token"])}
+        action = request.path.removeprefix("/_control/")
+        body = (request.json() or {}) if request.body else {}
+        if action == "rotate-token":
+            self.tokens = {str(body["token"])}
             return Response(200, {"rotated": True})
+        if action == "apply":
+            obj = self.apply(str(body["resource"]), body["object"])
+            return Response(200, {"resourceVersion": obj["metadata"]["resourceVersion"]})
+        if action == "remove":
+            self.remove(str(body["resource"]), body.get("namespace"), str(body["name"]))
+            return Response(200, {"removed": True})
+        if action == "end-watches":
+            self.watches.end_all()
+            return Response(200, {"ended": True})
         return super().control(request)
 
-    def _forbidden(self, request: Request) -> Response:
+    def _refuse_write(self, request: Request) -> Response:
         verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
             request.method, request.method.lower()
         )
-        m = re.search(r"/namespaces/([^/]+)/([a-z]+)", request.path)
-        ns, res = (m.group(1), m.group(2)) if m else (None, request.path.rsplit("/", 1)[-1])
-        where = f' in the namespace "{ns}"' if ns else " at the cluster scope"
-        return status(
-            403,
-            "Forbidden",
-            f'{res} is forbidden: User "system:serviceaccount:steadfast:steadfast" cannot '
-            f'{verb} resource "{res}" in API group ""{where}',
-        )
+        m = re.match(rf"{_GV}(?:/namespaces/(?P<ns>[^/]+))?/(?P<res>[a-z]+)", request.path)
+        if m is None:
+            return forbidden(verb, request.path.rsplit("/", 1)[-1], "", None)
+        return forbidden(verb, m.group("res"), m.group("group") or "", m.group("ns"))
 
     # --- discovery ------------------------------------------------------------------------
     def _version(self) -> dict[str, Any]:
@@ -210,100 +232,127 @@ class KubernetesEmulator(Emulator):
         body = {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
         return Response(200, body)
 
-    def _group(self, name: str) -> dict[str, Any]:
-        gv = {"groupVersion": f"{name}/v1", "version": "v1"}
-        return {"name": name, "versions": [gv], "preferredVersion": gv}
-
     def _api_groups(self, request: Request) -> Response:
-        groups = [self._group(g) for g in GROUPS]
+        groups = [api_group(g) for g in GROUPS]
         return Response(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 
     def _api_group(self, request: Request) -> Response:
-        body = {"kind": "APIGroup", "apiVersion": "v1", **self._group(request.params["g"])}
+        if request.params["g"] not in GROUPS:
+            return status(404, "NotFound", "the server could not find the requested resource")
+        body = {"kind": "APIGroup", "apiVersion": "v1", **api_group(request.params["g"])}
         return Response(200, body)
 
-    def _resource_list(self, group: str, version: str) -> Response:
-        resources = []
-        for plural, (g, _, kind, namespaced, short) in RESOURCES.items():
-            if g != group:
-                continue
-            resources.append(
-                {
-                    "name": plural,
-                    "singularName": kind.lower(),
-                    "namespaced": namespaced,
-                    "kind": kind,
-                    "verbs": ["get", "list"],
-                    "shortNames": short,
-                }
-            )
-            if plural == "pods":
-                resources.append(
-                    {
-                        "name": "pods/log",
-                        "singularName": "",
-                        "namespaced": True,
-                        "kind": "Pod",
-                        "verbs": ["get"],
-                    }
-                )
-        gv = f"{group}/{version}" if group else version
-        body = {
-            "kind": "APIResourceList",
-            "apiVersion": "v1",
-            "groupVersion": gv,
-            "resources": resources,
-        }
-        return Response(200, body)
+    def _group_resources(self, request: Request) -> Response:
+        group, version = request.params["g"], request.params["v"]
+        if GROUPS.get(group) != version:
+            return status(404, "NotFound", "the server could not find the requested resource")
+        return Response(200, resource_list(group, version))
+
+    def _openapi(self, request: Request) -> Response:
+        document = openapi_document(request.params["gv"])
+        if document is None:
+            return status(404, "NotFound", "the server could not find the requested resource")
+        return Response(200, document)
 
     # --- resources ------------------------------------------------------------------------
-    def _resource(self, request: Request) -> str | None:
-        res = request.params["res"]
-        spec = RESOURCES.get(res)
-        if spec is None or spec[0] != (request.params.get("group") or ""):
-            return None
-        return res
+    def _kind(self, request: Request) -> Kind | None:
+        group = request.params.get("group") or ""
+        return lookup(group, request.params.get("version") or "v1", request.params["res"])
+
+    def _matching(self, kind: Kind, request: Request) -> list[dict[str, Any]]:
+        ns = request.params.get("ns")
+        return [o for o in self.objects[kind.key] if self._matches(o, ns, request)]
+
+    @staticmethod
+    def _matches(obj: dict[str, Any], ns: str | None, request: Request) -> bool:
+        return (
+            (ns is None or obj["metadata"].get("namespace") == ns)
+            and match_labels(obj["metadata"].get("labels") or {}, request.arg("labelSelector"))
+            and match_fields(obj, request.arg("fieldSelector"))
+        )
+
+    @staticmethod
+    def _as_table(request: Request) -> bool:
+        return "as=Table" in request.headers.get("accept", "")
 
     def _list(self, request: Request) -> Response:
-        res = self._resource(request)
-        if res is None:
-            return status(404, "NotFound", "the server could not find the requested resource")
+        kind = self._kind(request)
         ns = request.params.get("ns")
-        items = [
-            o
-            for o in self.objects[res]
-            if (ns is None or o["metadata"].get("namespace") == ns)
-            and match_labels(o["metadata"].get("labels") or {}, request.arg("labelSelector"))
-            and match_fields(o, request.arg("fieldSelector"))
-        ]
-        if "as=Table" in request.headers.get("accept", ""):
-            return Response(200, table(res, items, "1000"))
-        group, version, kind, _, _ = RESOURCES[res]
+        if kind is None or (ns is not None and not kind.namespaced):
+            return status(404, "NotFound", "the server could not find the requested resource")
+        watching = request.arg("watch") in ("true", "1")
+        if kind.forbidden:
+            return forbidden("watch" if watching else "list", kind.plural, kind.group, ns)
+        if watching:
+            return self._watch(kind, request)
+        items = self._matching(kind, request)
+        rv = str(self.watches.resource_version)
+        if self._as_table(request):
+            include = request.arg("includeObject", "Metadata") or "Metadata"
+            return Response(200, table(kind.key, items, rv, include))
         body = {
-            "kind": f"{kind}List",
-            "apiVersion": f"{group}/{version}" if group else version,
-            "metadata": {"resourceVersion": "1000"},
+            "kind": f"{kind.kind}List",
+            "apiVersion": kind.api_version,
+            "metadata": {"resourceVersion": rv},
             "items": items,
         }
         return Response(200, body)
 
-    def _find(self, res: str, ns: str | None, name: str) -> dict[str, Any] | None:
-        for obj in self.objects[res]:
+    def _watch(self, kind: Kind, request: Request) -> Response:
+        if not kind.watchable:
+            return status(405, "MethodNotAllowed", "the server does not allow this method")
+        ns = request.params.get("ns")
+        as_table = self._as_table(request)
+        include = request.arg("includeObject", "Metadata") or "Metadata"
+        since_arg = request.arg("resourceVersion")
+        since = int(since_arg) if since_arg and since_arg.isdigit() and since_arg != "0" else None
+        timeout_arg = request.arg("timeoutSeconds")
+        timeout = float(timeout_arg) if timeout_arg else self.watch_timeout
+        current = self._matching(kind, request)  # a bad selector: 400 before the stream
+
+        def encode(event_type: str, obj: dict[str, Any]) -> bytes:
+            if event_type != "DELETED" and not self._matches(obj, ns, request):
+                return b""
+            if (
+                event_type == "DELETED"
+                and ns is not None
+                and obj["metadata"].get("namespace") != ns
+            ):
+                return b""
+            rv = obj["metadata"].get("resourceVersion", "1000")
+            payload = table(kind.key, [obj], rv, include) if as_table else obj
+            return json.dumps({"type": event_type, "object": payload}).encode() + b"\n"
+
+        events: Iterator[bytes] = self.watches.stream(kind.key, since, current, timeout, encode)
+        return Response(200, stream=events, content_type="application/json")
+
+    def _find(self, key: str, ns: str | None, name: str) -> dict[str, Any] | None:
+        for obj in self.objects[key]:
             meta = obj["metadata"]
             if meta["name"] == name and meta.get("namespace") == ns:
                 return obj
         return None
 
     def _get(self, request: Request) -> Response:
-        res = self._resource(request)
-        if res is None:
-            return status(404, "NotFound", "the server could not find the requested resource")
+        kind = self._kind(request)
         ns, name = request.params.get("ns"), request.params["name"]
-        obj = self._find(res, ns, name)
+        if kind is None or kind.namespaced != (ns is not None):
+            return status(404, "NotFound", "the server could not find the requested resource")
+        if kind.forbidden:
+            return forbidden("get", kind.plural, kind.group, ns, name)
+        obj = self._find(kind.key, ns, name)
         if obj is None:
-            return status(404, "NotFound", f'{res} "{name}" not found')
-        if "as=Table" in request.headers.get("accept", ""):
-            return Response(200, table(res, [obj], "1000"))
+            details = {
+                "name": name,
+                "kind": kind.plural,
+                **({"group": kind.group} if kind.group else {}),
+            }
+            return status(404, "NotFound", f'{kind.plural} "{name}" not found', details)
+        if self._as_table(request):
+            include = request.arg("includeObject", "Metadata") or "Metadata"
+            return Response(
+                200, table(kind.key, [obj], obj["metadata"]["resourceVersion"], include)
+            )
         return Response(200, obj)
 
     def _log(self, request: Request) -> Response:
@@ -340,11 +389,32 @@ class KubernetesEmulator(Emulator):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m emulators.kubernetes")
-    parser.add_argument("--scenario", type=Path, default=None, help="scenario YAML")
-    parser.add_argument("--port", type=int, default=0)
+    parser = argparse.ArgumentParser(
+        prog="python -m emulators.kubernetes",
+        description="Serve the read-only Kubernetes API emulator on 127.0.0.1.",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--scenario", type=Path, default=None, help="scenario YAML")
+    source.add_argument(
+        "--from-dump",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve a cluster's state from `kubectl get ... -o json` files in DIR",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")
+    parser.add_argument(
+        "--token", action="append", default=None, help="accepted bearer token (repeatable)"
+    )
     args = parser.parse_args(argv)
-    serve_forever(KubernetesEmulator(load_scenario(args.scenario), port=args.port))
+    scenario = (
+        {"cluster": load_dump(args.from_dump)}
+        if args.from_dump is not None
+        else load_scenario(args.scenario)
+    )
+    if args.token is not None:
+        scenario.setdefault("cluster", {})["tokens"] = args.token
+    serve_forever(KubernetesEmulator(scenario, port=args.port))
 
 
 if __name__ == "__main__":

@@ -5,29 +5,17 @@ STEADFAST_REQUIRE_TOOLS=1 (CI) a missing binary fails the test instead."""
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from emulators.base import load_scenario
 from emulators.kubernetes import KubernetesEmulator
+from tests.emulators.kubectl_cli import kubectl_binary
 
-REPO = Path(__file__).resolve().parents[2]
 POD = "auth-api-7c9d8f6b5-x2k9p"
 pytestmark = pytest.mark.slow
-
-
-def kubectl_binary() -> Path:
-    candidate = Path(os.environ.get("STEADFAST_KUBECTL") or REPO / ".cache/tools/bin/kubectl")
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return candidate
-    message = f"no kubectl at {candidate}; run `make tools` (or set STEADFAST_KUBECTL)"
-    if os.environ.get("STEADFAST_REQUIRE_TOOLS") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
