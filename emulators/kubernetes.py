@@ -22,6 +22,7 @@ import argparse
 import copy
 import json
 import re
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from emulators.base import Emulator, Fault, Request, Response, load_scenario, serve_forever
-from emulators.k8s_dump import load_dump
+from emulators.k8s_dump import DumpError, read_dump
 from emulators.k8s_metrics import derived_node_metrics, derived_pod_metrics
 from emulators.k8s_openapi import openapi_document, openapi_index
 from emulators.k8s_resources import BY_KEY, GROUPS, KINDS, Kind, api_group, lookup, resource_list
@@ -407,11 +408,21 @@ def main(argv: list[str] | None = None) -> None:
         "--token", action="append", default=None, help="accepted bearer token (repeatable)"
     )
     args = parser.parse_args(argv)
-    scenario = (
-        {"cluster": load_dump(args.from_dump)}
-        if args.from_dump is not None
-        else load_scenario(args.scenario)
-    )
+    if args.from_dump is not None:
+        try:
+            dump = read_dump(args.from_dump)
+        except DumpError as exc:
+            parser.error(str(exc))
+        loaded = sum(len(v) for k, v in dump.cluster.items() if k != "logs")
+        skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(dump.skipped.items()))
+        print(
+            f"loaded {loaded} objects from {dump.files} files"
+            + (f"; skipped (not served): {skipped}" if skipped else ""),
+            file=sys.stderr,
+        )
+        scenario: dict[str, Any] = {"cluster": dump.cluster}
+    else:
+        scenario = load_scenario(args.scenario)
     if args.token is not None:
         scenario.setdefault("cluster", {})["tokens"] = args.token
     serve_forever(KubernetesEmulator(scenario, port=args.port))

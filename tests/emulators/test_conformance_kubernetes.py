@@ -136,7 +136,7 @@ def test_get_pods_watch_prints_changes_and_ends_with_the_stream(emulator, kubect
     finally:
         if watcher.poll() is None:
             watcher.kill()
-            watcher.wait()
+        watcher.communicate()  # reaps it and closes its pipes
     # put the world back for the other tests in this module
     pod["status"]["containerStatuses"][0]["state"] = {"running": {}}
     pod["status"]["containerStatuses"][0]["restartCount"] = 0
