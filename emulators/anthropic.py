@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import re
 import threading
@@ -102,10 +103,24 @@ class AnthropicEmulator(Emulator):
         self._cached_prefixes: set[str] = set()
         self._state_lock = threading.Lock()
         self.route("POST", "/v1/messages", self.messages)
+        # the API answers unknown paths with its own error envelope, not a bare 404
+        self.route("*", "/v1/.*", lambda r: Response(404, error_body(404, "Not found")))
+        self._request_ids = itertools.count(1)
+
+    def dispatch(self, request: Request) -> Response:
+        response = super().dispatch(request)
+        # every API answer carries one (the SDK exposes it as `_request_id` for support)
+        response.headers.setdefault("request-id", f"req_emulated{next(self._request_ids):012d}")
+        return response
 
     # --- the API --------------------------------------------------------------------------
     def messages(self, request: Request) -> Response:
-        if self.api_key is not None and request.headers.get("x-api-key") != self.api_key:
+        # the key arrives as `x-api-key` or, from newer SDKs and OAuth clients, as a bearer token
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if self.api_key is not None and self.api_key not in (
+            request.headers.get("x-api-key"),
+            bearer,
+        ):
             return Response(401, error_body(401, "invalid x-api-key"))
         try:
             body = request.json()

@@ -148,3 +148,18 @@ def test_python_dash_m_serves_the_demo_scenario(module):
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.mark.parametrize(
+    "module", ["vault", "kubernetes", "platform", "logs", "slack", "anthropic"]
+)
+def test_every_emulator_main_has_help(module):
+    # every `python -m emulators.<name>` parses its arguments (and so answers --help)
+    result = subprocess.run(
+        [sys.executable, "-m", f"emulators.{module}", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--scenario" in result.stdout and "--port" in result.stdout
