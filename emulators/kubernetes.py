@@ -35,45 +35,14 @@ from emulators.k8s_metrics import derived_node_metrics, derived_pod_metrics
 from emulators.k8s_openapi import openapi_document, openapi_index
 from emulators.k8s_resources import BY_KEY, GROUPS, KINDS, Kind, api_group, lookup, resource_list
 from emulators.k8s_selectors import SelectorError, match_fields, match_labels
+from emulators.k8s_status import forbidden, status
 from emulators.k8s_tables import table
 from emulators.k8s_watch import WatchHub
 from emulators.scenario_time import resolve_times
 
 _GV = r"/(?:api/v1|apis/(?P<group>[a-z0-9.-]+)/(?P<version>v[0-9a-z]+))"
 _NAME = r"[a-z0-9][-a-z0-9.]*"
-_SA = "system:serviceaccount:steadfast:steadfast"
 WATCH_TIMEOUT_S = 1800.0  # the API server's own default is 30-60 minutes
-
-
-def status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> Response:
-    body: dict[str, Any] = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-    if details:
-        body["details"] = details
-    return Response(code, body)
-
-
-def forbidden(verb: str, plural: str, group: str, ns: str | None, name: str = "") -> Response:
-    """The API server's RBAC denial, worded as it words it."""
-    where = f' in the namespace "{ns}"' if ns else " at the cluster scope"
-    what = f'{plural} "{name}"' if name else plural
-    details = {"kind": plural, **({"name": name} if name else {})}
-    if group:
-        details["group"] = group
-    return status(
-        403,
-        "Forbidden",
-        f'{what} is forbidden: User "{_SA}" cannot {verb} resource "{plural}" in API group '
-        f'"{group}"{where}',
-        details,
-    )
 
 
 class KubernetesEmulator(Emulator):
