@@ -5,6 +5,7 @@ A watch from resourceVersion N replays the changes after N first (what `kubectl 
 for after its list); without one it starts with an ADDED event per current object, as the API
 server does. A watch ends when its `timeoutSeconds` pass, when `end_all()` is called or when the
 emulator stops; the stream then closes with the terminating chunk, as the API server's does.
+A client that went away is noticed at the next event sent to it.
 """
 
 from __future__ import annotations

@@ -63,7 +63,14 @@ class KubernetesEmulator(Emulator):
                 self.objects[kind.key].append(self._complete(kind, obj))
         self._derive_metrics()
         self._link_events()
-        self.watches = WatchHub(1000)
+        # changes get versions above every loaded one (a dump carries the cluster's own)
+        versions = [
+            int(rv)
+            for objs in self.objects.values()
+            for o in objs
+            if (rv := str(o["metadata"].get("resourceVersion", ""))).isdigit()
+        ]
+        self.watches = WatchHub(max([1000, *versions]))
         self.route("GET", "/version/?", lambda r: Response(200, self._version()))
         self.route("GET", "/(?:healthz|readyz|livez)", lambda r: Response(200, "ok"))
         self.route("GET", "/api", self._api_versions)
