@@ -132,9 +132,10 @@ class KubernetesEmulator(Emulator):
         obj = self._complete(kind, copy.deepcopy(obj))
         meta = obj["metadata"]
         old = self._find(key, meta.get("namespace"), meta["name"])
-        if old is not None:
-            self.objects[key].remove(old)
-        self.objects[key].append(obj)
+        if old is not None:  # replaced in place: a concurrent list never misses it
+            self.objects[key][self.objects[key].index(old)] = obj
+        else:
+            self.objects[key].append(obj)
         self.watches.publish(key, "MODIFIED" if old is not None else "ADDED", obj)
         return obj
 
@@ -176,12 +177,15 @@ class KubernetesEmulator(Emulator):
         if action == "rotate-token":
             self.tokens = {str(body["token"])}
             return Response(200, {"rotated": True})
-        if action == "apply":
-            obj = self.apply(str(body["resource"]), body["object"])
-            return Response(200, {"resourceVersion": obj["metadata"]["resourceVersion"]})
-        if action == "remove":
-            self.remove(str(body["resource"]), body.get("namespace"), str(body["name"]))
-            return Response(200, {"removed": True})
+        try:
+            if action == "apply":
+                obj = self.apply(str(body["resource"]), body["object"])
+                return Response(200, {"resourceVersion": obj["metadata"]["resourceVersion"]})
+            if action == "remove":
+                self.remove(str(body["resource"]), body.get("namespace"), str(body["name"]))
+                return Response(200, {"removed": True})
+        except KeyError as exc:
+            return Response(400, {"error": f"unknown resource, object or field: {exc}"})
         if action == "end-watches":
             self.watches.end_all()
             return Response(200, {"ended": True})

@@ -163,3 +163,21 @@ def test_every_emulator_main_has_help(module):
     )
     assert result.returncode == 0, result.stderr
     assert "--scenario" in result.stdout and "--port" in result.stdout
+
+
+def test_kubernetes_control_changes_the_world(scenario):
+    # for an emulator in another process: what `emulator.apply/remove` do in-process
+    with KubernetesEmulator(scenario) as emu, httpx.Client(base_url=emu.url) as http:
+        pod = {"metadata": {"name": "new-1", "namespace": "acme-prod"}, "status": {}}
+        applied = http.post("/_control/apply", json={"resource": "pods", "object": pod})
+        assert applied.status_code == 200 and int(applied.json()["resourceVersion"]) > 1000
+        got = http.get("/api/v1/namespaces/acme-prod/pods/new-1", headers=SA)
+        assert got.status_code == 200 and got.json()["kind"] == "Pod"
+        removed = http.post(
+            "/_control/remove",
+            json={"resource": "pods", "namespace": "acme-prod", "name": "new-1"},
+        )
+        assert removed.status_code == 200
+        assert http.get("/api/v1/namespaces/acme-prod/pods/new-1", headers=SA).status_code == 404
+        bad = http.post("/_control/apply", json={"resource": "widgets", "object": pod})
+        assert bad.status_code == 400
