@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# The demo has no wall-clock deadline of its own (it fails after a long stall without progress);
+# these ceilings only catch a hang.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def _run_demo(tmp_path: Path, *args: str) -> dict[str, object]:
@@ -18,7 +20,7 @@ def _run_demo(tmp_path: Path, *args: str) -> dict[str, object]:
         [sys.executable, "-m", "bot.cli", "demo", "--json", "--workdir", str(tmp_path), *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,0 +1,27 @@
+"""The demo's stall clock: it says what it waits for when a wait is long, and gives up only
+after a long time without progress, never at a fixed wall-clock deadline."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.demo.run import DemoError, DemoOptions, _Progress
+
+
+def test_a_long_wait_says_what_it_waits_for_and_progress_restarts_the_clock() -> None:
+    said: list[str] = []
+    progress = _Progress(DemoOptions(stall_seconds=60, notice_seconds=0), said.append)
+    progress.idle("demo-worker-1's lease to expire")
+    assert len(said) == 1 and "demo-worker-1's lease to expire" in said[0]
+    progress.moved()
+    progress.idle("the next step")  # restarted: no stall however long the run has been going
+    assert "the next step" in said[-1]
+
+
+def test_no_progress_for_the_stall_limit_is_a_hang_that_names_the_wait() -> None:
+    progress = _Progress(DemoOptions(stall_seconds=0.01, notice_seconds=60), lambda _m: None)
+    time.sleep(0.02)
+    with pytest.raises(DemoError, match="no progress for .* waiting for a worker to claim"):
+        progress.idle("a worker to claim the job")
