@@ -70,7 +70,7 @@ class _Progress:
         """Called on each poll without progress; `waiting_for` says what for, in user words."""
         now = time.monotonic()
         waited = now - self._since
-        if waited > self._options.stall_seconds:
+        if waited >= self._options.stall_seconds:
             raise DemoError(
                 f"no progress for {self._options.stall_seconds:.0f} s while waiting for "
                 f"{waiting_for}"
