@@ -15,9 +15,9 @@ import pytest
 from bot.demo.stack import TICKET_CHANNEL, Stack, child_env, demo_scenario, settings_for
 from bot.model import JobStatus, Ticket
 from bot.store import Store, open_store
-from tests.agent.acceptance import wait_until
+from tests.agent.acceptance import HANG, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # ceilings for a hang only
 QUERY = "/loki/api/v1/query_range"
 
 
@@ -54,7 +54,7 @@ def test_sigkill_during_a_tool_call_reruns_only_that_call(stack: Stack, tmp_path
         try:
             wait_until(
                 lambda: any(r.path == QUERY for r in stack.loki.requests),
-                60,
+                HANG,
                 "the worker's log query reached the log store\n"
                 + (tmp_path / "w1.log").read_text(),
             )
@@ -69,7 +69,7 @@ def test_sigkill_during_a_tool_call_reruns_only_that_call(stack: Stack, tmp_path
         }
 
         second = _worker(env, tmp_path / "w2.log", "--name", "w2", "--until-idle")
-        assert second.wait(timeout=120) == 0, (tmp_path / "w2.log").read_text()[-3000:]
+        assert second.wait(timeout=HANG) == 0, (tmp_path / "w2.log").read_text()[-3000:]
 
         assert store.get(job.id).status == JobStatus.ESCALATED
         events = store.events(job.id)
