@@ -74,19 +74,26 @@ def test_sigkill_during_a_tool_call_reruns_only_that_call(stack: Stack, tmp_path
         assert store.get(job.id).status == JobStatus.ESCALATED
         events = store.events(job.id)
         calls = [e for e in events if e.kind == "tool_call"]
-        per_call = Counter(e.data["tool_use_id"] for e in calls)
-        assert per_call.pop(rerun) == 2
-        assert set(per_call.values()) == {1}  # no call that had completed ran again
         assert [e.data.get("rerun") for e in calls if e.data["tool_use_id"] == rerun] == [
             None,
             True,
         ]
+        # No call that had completed ran again. The killed call ran twice; any other call ran
+        # once, or twice only as the re-run of a call in flight when a lease was lost (which a
+        # worker starved past its lease TTL on a very busy machine can add to the planned kill).
+        interrupted = sum(e.kind == "interrupted" for e in events)
+        assert interrupted >= 1
+        per_call = Counter(e.data["tool_use_id"] for e in calls)
+        for tool_use_id, n in per_call.items():
+            flags = [e.data.get("rerun") for e in calls if e.data["tool_use_id"] == tool_use_id]
+            assert flags[0] is None and all(flags[1:]) and n <= 2, (tool_use_id, flags)
+        assert sum(n == 2 for n in per_call.values()) <= interrupted
         finished = Counter(
             e.data["tool_use_id"] for e in events if e.kind in ("tool_result", "tool_blocked")
         )
         assert set(finished.values()) == {1}
-        assert sum(e.kind == "interrupted" for e in events) == 1
-        assert sum(r.path == QUERY for r in stack.loki.requests) == 2
-        assert stack.anthropic.state()["jobs"][job.id]["repeated"] == 0
+        assert sum(r.path == QUERY for r in stack.loki.requests) >= 2
+        # the planned kill's model request was answered and recorded before the tool call
+        assert stack.anthropic.state()["jobs"][job.id]["repeated"] <= interrupted - 1
     finally:
         store.close()
