@@ -74,20 +74,17 @@ def test_sigkill_during_a_tool_call_reruns_only_that_call(stack: Stack, tmp_path
         assert store.get(job.id).status == JobStatus.ESCALATED
         events = store.events(job.id)
         calls = [e for e in events if e.kind == "tool_call"]
-        assert [e.data.get("rerun") for e in calls if e.data["tool_use_id"] == rerun] == [
-            None,
-            True,
-        ]
-        # No call that had completed ran again. The killed call ran twice; any other call ran
-        # once, or twice only as the re-run of a call in flight when a lease was lost (which a
-        # worker starved past its lease TTL on a very busy machine can add to the planned kill).
+        per_call = Counter(e.data["tool_use_id"] for e in calls)
+        assert per_call[rerun] >= 2
+        # No call that had completed ran again: a call runs once, plus one re-run (marked) for
+        # each lease lost while it was in flight. The planned kill is one; a worker starved past
+        # its lease TTL on a very busy machine can add more, and each may leave one call to rerun.
         interrupted = sum(e.kind == "interrupted" for e in events)
         assert interrupted >= 1
-        per_call = Counter(e.data["tool_use_id"] for e in calls)
-        for tool_use_id, n in per_call.items():
+        for tool_use_id in per_call:
             flags = [e.data.get("rerun") for e in calls if e.data["tool_use_id"] == tool_use_id]
-            assert flags[0] is None and all(flags[1:]) and n <= 2, (tool_use_id, flags)
-        assert sum(n == 2 for n in per_call.values()) <= interrupted
+            assert flags[0] is None and all(flags[1:]), (tool_use_id, flags)
+        assert sum(n - 1 for n in per_call.values()) <= interrupted
         finished = Counter(
             e.data["tool_use_id"] for e in events if e.kind in ("tool_result", "tool_blocked")
         )
