@@ -212,7 +212,8 @@ def _waiting_for(job: Job, last: Event | None, crashed: bool) -> str:
     """What the job is waiting for, in the user's words."""
     after = f" (last event: {last.kind})" if last is not None else ""
     if job.status == JobStatus.QUEUED:
-        who = "demo-worker-2 to start and claim the job" if crashed else "a worker to claim the job"
+        # Starting a worker process (Python and every SDK) is the slow part on a busy machine.
+        who = f"demo-worker-{2 if crashed else 1} to start and claim the job"
         return who + after
     if crashed and job.lease_owner == "demo-worker-1":
         expires = job.lease_expires_at

@@ -20,5 +20,7 @@ def test_a_long_wait_says_what_it_waits_for_and_progress_restarts_the_clock() ->
 
 def test_no_progress_for_the_stall_limit_is_a_hang_that_names_the_wait() -> None:
     progress = _Progress(DemoOptions(stall_seconds=0, notice_seconds=60), lambda _m: None)
-    with pytest.raises(DemoError, match=r"no progress for 0 s while waiting for a worker to claim"):
-        progress.idle("a worker to claim the job")
+    with pytest.raises(
+        DemoError, match=r"no progress for 0 s while waiting for demo-worker-1 to start"
+    ):
+        progress.idle("demo-worker-1 to start and claim the job")
