@@ -217,6 +217,11 @@ def _waiting_for(job: Job, last: Event | None, crashed: bool) -> str:
         return who + after
     if crashed and job.lease_owner == "demo-worker-1":
         expires = job.lease_expires_at
+        if expires is not None and expires <= datetime.now(UTC):
+            return (
+                f"demo-worker-2 to start and resume the job (demo-worker-1's lease expired at "
+                f"{expires.astimezone(UTC):%H:%M:%S} UTC)"
+            )
         when = f" at {expires.astimezone(UTC):%H:%M:%S} UTC" if expires is not None else ""
         return f"demo-worker-1's lease to expire{when} so demo-worker-2 can resume the job"
     if last is not None and last.kind == "tool_call":
