@@ -17,11 +17,14 @@ demo: $(STAMP)
 	$(PY) -m bot.cli demo $(DEMO_ARGS)
 
 # The chart and kubectl tests use real helm/kubectl when they can be fetched (CI requires them).
+# Tests run in parallel (pytest-xdist): each has its own temp dir, SQLite file, PostgreSQL schema
+# and ephemeral ports. PYTEST_WORKERS=0 runs them in one process; see docs/testing.md.
+PYTEST_WORKERS ?= auto
 test: $(STAMP)
 	-@$(MAKE) --no-print-directory tools
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The peers the benchmarks compare against (LangGraph, procrastinate) and matplotlib.
 bench: $(VENV)/.bench-stamp

@@ -18,6 +18,11 @@ same graph without a checkpointer, rerun from the start). Results go to
 (helpers from `bench_store.py`) to `bench/results/storage.json`.
 
     .venv/bin/python bench/bench_recovery.py [--crash-at 5,10,15] [--ttl 10,2] [--storage]
+                                             [--steadfast-only]
+
+Besides the table it prints the design's "resume within lease TTL + 1 s" figure per Steadfast
+variant: that is measured here, not asserted by the crash tests (which must pass on a busy
+machine, so they assert that another worker resumes, not how soon).
 """
 
 from __future__ import annotations
@@ -99,6 +104,15 @@ class Run:
     model_repeated: int
     tool_calls: int
     tool_repeated: int
+    lease_ttl_s: float | None = None  # Steadfast only
+
+    @property
+    def ttl_goal_met(self) -> bool | None:
+        """The design's goal: resume within lease TTL + 1 s, taken as SIGKILL -> next step
+        answered. A benchmark figure: the crash tests assert that a job resumes, not how soon."""
+        if self.lease_ttl_s is None:
+            return None
+        return self.next_step_s <= self.lease_ttl_s + 1
 
 
 def start_stack() -> Stack:
@@ -263,6 +277,7 @@ def run_steadfast(
         state["repeated"],
         tools,
         tools_rep,
+        ttl,
     )
 
 
@@ -334,7 +349,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def recovery(crash_steps: list[int], ttls: list[float], kill_points: list[str]) -> list[Run]:
+def recovery(
+    crash_steps: list[int], ttls: list[float], kill_points: list[str], *, peers: bool = True
+) -> list[Run]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-recovery-"))
     stack = start_stack()
     runs: list[Run] = []
@@ -347,7 +364,7 @@ def recovery(crash_steps: list[int], ttls: list[float], kill_points: list[str]) 
                         runs.append(
                             run_steadfast(stack, tmp, crash, ttl, standby=standby, kill_point=point)
                         )
-                for checkpointed in (True, False):
+                for checkpointed in (True, False) if peers else ():
                     runs.append(
                         run_peer(stack, tmp, crash, checkpointed=checkpointed, kill_point=point)
                     )
@@ -385,6 +402,35 @@ def print_recovery(runs: list[Run]) -> None:
     headers += ["model requests", "repeated model", "repeated tools", "finished"]
     print("\nCrash recovery (SIGKILL in step N+1: waiting for the model, or in its tool call)\n")
     print(table(headers, rows))
+    print_ttl_goal(runs)
+
+
+def print_ttl_goal(runs: list[Run]) -> None:
+    """Per Steadfast variant: next step after SIGKILL against the lease TTL + 1 s goal."""
+    variants: dict[tuple[str, str], list[Run]] = {}
+    for r in runs:
+        if r.lease_ttl_s is not None:
+            variants.setdefault((r.kill_point, r.variant), []).append(r)
+    if not variants:
+        return
+    rows: list[list[object]] = []
+    for (point, variant), group in variants.items():
+        times = [r.next_step_s for r in group]
+        goal = group[0].lease_ttl_s + 1  # type: ignore[operator]
+        met = sum(bool(r.ttl_goal_met) for r in group)
+        rows.append(
+            [
+                point,
+                variant,
+                f"{goal:g}",
+                f"{min(times):.2f} - {max(times):.2f}",
+                f"{met}/{len(group)}",
+            ]
+        )
+    headers = ["kill in", "variant", "goal s (TTL + 1)", "next step s", "met"]
+    print("\nResume within lease TTL + 1 s (SIGKILL -> next step answered)\n")
+    print(table(headers, rows))
+    print(f"(machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
 
 
 def main() -> None:
@@ -392,6 +438,11 @@ def main() -> None:
     ap.add_argument("--crash-at", default="5,10,15", help="steps after which to SIGKILL")
     ap.add_argument("--ttl", default="10,2", help="Steadfast lease TTLs, seconds")
     ap.add_argument("--kill-in", default="model,tool", help="where in step N+1 to kill")
+    ap.add_argument(
+        "--steadfast-only",
+        action="store_true",
+        help="skip LangGraph and scratch (no bench extras needed): the TTL + 1 s figure only",
+    )
     ap.add_argument("--storage", action="store_true", help="also the 10..200-turn storage series")
     ap.add_argument("--storage-only", action="store_true")
     ap.add_argument("--no-postgres", action="store_true", help="storage series on SQLite only")
@@ -403,6 +454,7 @@ def main() -> None:
             [int(s) for s in args.crash_at.split(",")],
             [float(t) for t in args.ttl.split(",")],
             args.kill_in.split(","),
+            peers=not args.steadfast_only,
         )
         print_recovery(runs)
         doc = {"machine": machine(), "steps": STEPS, "runs": [asdict(r) for r in runs]}

@@ -134,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=20, help="tickets to submit (N)")
     parser.add_argument("--workers", type=int, default=4, help="worker subprocesses (M)")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds of faults")
-    parser.add_argument("--drain", type=float, default=120.0, help="seconds allowed to finish")
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=120.0,
+        help="after the faults: give up after this many seconds without progress",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--kill-gap", type=_gap, default=(2.0, 4.5), help="seconds between kills: MIN,MAX"
@@ -182,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     for line in result.findings.details:
         print(f"  {line}")
     if not result.drained:
-        print(f"  drain: not every job finished within {args.drain:g} s (logs in {workdir})")
+        print(
+            f"  drain: jobs still unfinished after {args.drain:g} s without progress "
+            f"(logs in {workdir})"
+        )
     if args.json:
         out = as_dict(result.findings)
         out.update(

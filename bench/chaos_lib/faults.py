@@ -94,8 +94,8 @@ class FaultPlan:
 
     @property
     def faults(self) -> int:
-        """Dependency faults applied (kills are counted apart)."""
-        return sum(n for a, n in self.applied.items() if a != "kill_worker")
+        """Planned dependency faults applied (kills and drain re-arms are counted apart)."""
+        return sum(n for a, n in self.applied.items() if a in _FAULTS)
 
 
 def _times(rng: random.Random, budget: float, gap: tuple[float, float]) -> list[float]:
@@ -105,6 +105,23 @@ def _times(rng: random.Random, budget: float, gap: tuple[float, float]) -> list[
         times.append(round(at, 2))
         at += rng.uniform(*gap)
     return times
+
+
+def rearm_unfired(stack: Stack, plan: FaultPlan) -> list[str]:
+    """A fault fails a request only if one arrives while it is set. On a busy machine the jobs
+    move slowly and a dependency's faults can all come and go before any job calls it: then
+    arm one count-based fault for the drain, so the next request there fails and every planned
+    kind of dependency failure is really exercised. Returns the dependencies re-armed."""
+    rearmed = []
+    for name, planned in _BY_DEPENDENCY.items():
+        emulator = getattr(stack, name)
+        if emulator.faults.injected or not any(plan.applied[a] for a in planned):
+            continue
+        _emulator, mode, options = _FAULTS[_REARM[name]](stack)
+        emulator.faults.set(mode, **{**options, "count": 1})
+        plan.applied[f"rearmed_{name}"] += 1
+        rearmed.append(name)
+    return rearmed
 
 
 def clear_all(stack: Stack) -> None:
@@ -135,4 +152,18 @@ _FAULTS: dict[str, Any] = {
         "429",
         {"count": 3, "retry_after": 1, "path": r"^/api/chat\."},
     ),
+}
+
+# Which planned actions fail which dependency, and the count-based one to re-arm it with.
+_BY_DEPENDENCY: dict[str, tuple[str, ...]] = {
+    "vault": ("vault_down", "vault_timeout"),
+    "kubernetes": ("kubernetes_500",),
+    "anthropic": ("model_429", "model_529", "model_outage"),
+    "slack": ("slack_429",),
+}
+_REARM = {
+    "vault": "vault_timeout",
+    "kubernetes": "kubernetes_500",
+    "anthropic": "model_429",
+    "slack": "slack_429",
 }

@@ -20,7 +20,7 @@ from bot.demo.stack import (
 from bot.settings import Settings
 from bot.store import Store, open_store
 from chaos_lib.checks import Findings, check
-from chaos_lib.faults import FaultPlan, clear_all, injected
+from chaos_lib.faults import FaultPlan, clear_all, injected, rearm_unfired
 from chaos_lib.workers import WorkerPool
 from chaos_lib.world import SCRIPTS, start_world
 from sandbox.loader import PolicyLoader
@@ -36,7 +36,9 @@ class ChaosConfig:
     workers: int = 4
     budget: float = 60.0  # seconds of faults
     seed: int = 1
-    drain: float = 120.0  # seconds to let every job finish after the faults stop
+    # After the faults stop, the drain waits while jobs make progress; only this many seconds
+    # without any (no new event, no Slack post sent) end it as not drained.
+    drain: float = 120.0
     concurrency: int = 2  # jobs per worker process
     lease_ttl: float = 2.0
     max_attempts: int = 10
@@ -91,9 +93,10 @@ def run_chaos(config: ChaosConfig, say: Callable[[str], None] = lambda _m: None)
         )
         tickets = _chaos(config, stack, pool, plan, say)
         clear_all(stack)
+        rearmed = rearm_unfired(stack, plan)
         unplanned = pool.ensure_alive()
-        say("faults stopped; draining")
-        drained = _drain(store, tickets, time.monotonic() + config.drain)
+        say("faults stopped; draining" + (f" (re-armed: {', '.join(rearmed)})" if rearmed else ""))
+        drained = _drain(store, tickets, config.drain, say)
         pool.stop()
         findings = check(store, stack.slack, model.log(), tickets)
         return ChaosResult(
@@ -152,15 +155,25 @@ def _mention(stack: Stack, n: int) -> tuple[str, str]:
     return TICKET_CHANNEL, str(message["ts"])
 
 
-def _drain(store: Store, tickets: list[tuple[str, str]], deadline: float) -> bool:
-    """Until every ticket's job is terminal and the outbox holds nothing due, or the deadline."""
-    while time.monotonic() < deadline:
-        jobs = [j for c, ts in tickets for j in store.find_by_thread(c, ts)]
-        finished = len(jobs) >= len(tickets) and all(store.get(j.id).status.terminal for j in jobs)
+def _drain(
+    store: Store, tickets: list[tuple[str, str]], stall: float, say: Callable[[str], None]
+) -> bool:
+    """Until every ticket's job is terminal and the outbox holds nothing due. A slow machine
+    only makes this longer: it gives up after `stall` seconds without progress (a new event on
+    any job, a post leaving the outbox), or at ten times that in all (a livelock)."""
+    started = last_move = time.monotonic()
+    seen: tuple[int, int] | None = None
+    while (now := time.monotonic()) - last_move < stall and now - started < 10 * stall:
+        jobs = [store.get(j.id) for c, ts in tickets for j in store.find_by_thread(c, ts)]
         horizon = datetime.now(UTC) + timedelta(minutes=5)
-        if finished and not store.outbox_due(limit=500, now=horizon):
+        due = len(store.outbox_due(limit=500, now=horizon))
+        if len(jobs) >= len(tickets) and all(j.status.terminal for j in jobs) and not due:
             return True
+        mark = (sum(j.event_count for j in jobs) + len(jobs), -due)
+        if mark != seen:
+            seen, last_move = mark, now
         time.sleep(0.2)
+    say(f"drain: no progress for {now - last_move:.0f} s, {now - started:.0f} s in all")
     return False
 
 

@@ -23,6 +23,8 @@ class DemoReport:
     status: str
     verdict: str | None
     resumed: bool
+    # leases lost: the planned SIGKILL, plus any a starved worker lost on a very busy machine
+    interrupted: int
     crashed_at_step: int | None
     model_requests: int
     model_requests_repeated: int
@@ -43,6 +45,7 @@ class DemoReport:
             "status": self.status,
             "verdict": self.verdict,
             "resumed": self.resumed,
+            "interrupted": self.interrupted,
             "crashed_at_step": self.crashed_at_step,
             "model_requests": self.model_requests,
             "model_requests_repeated": self.model_requests_repeated,
@@ -100,6 +103,7 @@ def build_report(
         status=job.status.value,
         verdict=job.verdict,
         resumed=kinds[EventKind.RESUMED] > 0,
+        interrupted=kinds["interrupted"],
         crashed_at_step=crashed_at,
         model_requests=int(model.get("requests", 0)),
         model_requests_repeated=int(model.get("repeated", 0)),

@@ -27,7 +27,7 @@ from bot.demo.stack import (
     demo_scenario,
     settings_for,
 )
-from bot.model import Event, Job
+from bot.model import Event, Job, JobStatus
 from bot.store import Store, open_store
 from bot.timeline import summary
 from sandbox.loader import PolicyLoader
@@ -45,8 +45,39 @@ class DemoError(RuntimeError):
 class DemoOptions:
     crash_at_step: int | None = 5  # None: no crash
     workdir: Path | None = None
-    timeout_seconds: float = 55.0
+    # The demo waits for progress, not for a wall-clock deadline: a busy laptop is slow, not
+    # broken. Only this long without any progress (no new event, no Slack post sent) is a hang.
+    stall_seconds: float = 180.0
+    # After this long without progress, say what the demo is waiting for (and again every
+    # `notice_seconds`), so a slow run never looks frozen.
+    notice_seconds: float = 5.0
     echo: bool = True
+
+
+class _Progress:
+    """The stall clock: restarted by every sign of progress; tells the user what it waits for
+    when a wait is long, and raises DemoError when nothing has happened for `stall_seconds`."""
+
+    def __init__(self, options: DemoOptions, say: Callable[[str], None]) -> None:
+        self._options = options
+        self._say = say
+        self.moved()
+
+    def moved(self) -> None:
+        self._since = self._noticed = time.monotonic()
+
+    def idle(self, waiting_for: str) -> None:
+        """Called on each poll without progress; `waiting_for` says what for, in user words."""
+        now = time.monotonic()
+        waited = now - self._since
+        if waited >= self._options.stall_seconds:
+            raise DemoError(
+                f"no progress for {self._options.stall_seconds:.0f} s while waiting for "
+                f"{waiting_for}"
+            )
+        if now - self._noticed >= self._options.notice_seconds:
+            self._noticed = now
+            self._say(f"[dim]… waiting {waited:.0f} s for {escape(waiting_for)}[/dim]")
 
 
 @dataclass
@@ -99,19 +130,10 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
             TICKET_CHANNEL, REPORTER, TICKET.format(bot=stack.slack.bot_user_id)
         )
         say(f"[cyan]slack[/cyan] <#{TICKET_CHANNEL}> {REPORTER}: {message['text']}")
-        job = _wait_for_job(store, message["ts"], deadline=time.monotonic() + 10)
+        job = _wait_for_job(store, message["ts"], _Progress(options, say))
         say(f"[cyan]job[/cyan] {job.id} queued for tenant {job.ticket.tenant}")
-        crashed = _follow(
-            store,
-            stack,
-            job.id,
-            options,
-            say,
-            first,
-            workers,
-            deadline=time.monotonic() + options.timeout_seconds,
-        )
-        _wait_outbox_drained(store, job.id, deadline=time.monotonic() + 10)
+        crashed = _follow(store, stack, job.id, options, say, first, workers)
+        _wait_outbox_drained(store, job.id, _Progress(options, say))
         report = build_report(
             store,
             stack,
@@ -130,13 +152,13 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
         store.close()
 
 
-def _wait_for_job(store: Store, ts: str, *, deadline: float) -> Job:
-    while time.monotonic() < deadline:
+def _wait_for_job(store: Store, ts: str, progress: _Progress) -> Job:
+    while True:
         jobs = store.find_by_thread(TICKET_CHANNEL, ts)
         if jobs:
             return jobs[0]
+        progress.idle("the bot to turn the Slack mention into a job")
         time.sleep(0.05)
-    raise DemoError("the bot did not turn the mention into a job within 10 s")
 
 
 def _follow(
@@ -147,23 +169,24 @@ def _follow(
     say: Callable[[str], None],
     first: subprocess.Popen[bytes],
     workers: _Workers,
-    *,
-    deadline: float,
 ) -> int | None:
     """Print events as they land. With a crash step N, the model emulator parks the worker's
     request for step N+1; once it is parked (the worker is waiting on the model, mid-
     investigation), the worker gets SIGKILL and a second worker is started. Returns N, or None
-    when no crash happened."""
+    when no crash happened. There is no overall deadline: each new event is progress."""
     hold = (
         stack.anthropic.hold(job_id, options.crash_at_step + 1)
         if options.crash_at_step is not None
         else None
     )
+    progress = _Progress(options, say)
     seen = 0
+    last: Event | None = None
     crashed: int | None = None
-    while time.monotonic() < deadline:
+    while True:
         for event in store.events(job_id, after_seq=seen):
-            seen = event.seq
+            seen, last = event.seq, event
+            progress.moved()
             line = _progress(event)
             if line:
                 say(line)
@@ -177,18 +200,47 @@ def _follow(
                 f"step {hold.step}; starting demo-worker-2 (it resumes when the lease expires)"
             )
             workers.start("demo-worker-2")
-        if store.get(job_id).status.terminal:
+            progress.moved()
+        job = store.get(job_id)
+        if job.status.terminal:
             return crashed
+        progress.idle(_waiting_for(job, last, crashed is not None))
         time.sleep(0.05)
-    raise DemoError(f"job {job_id} did not finish within {options.timeout_seconds:.0f} s")
 
 
-def _wait_outbox_drained(store: Store, job_id: str, *, deadline: float) -> None:
+def _waiting_for(job: Job, last: Event | None, crashed: bool) -> str:
+    """What the job is waiting for, in the user's words."""
+    after = f" (last event: {last.kind})" if last is not None else ""
+    if job.status == JobStatus.QUEUED:
+        # Starting a worker process (Python and every SDK) is the slow part on a busy machine.
+        who = f"demo-worker-{2 if crashed else 1} to start and claim the job"
+        return who + after
+    if crashed and job.lease_owner == "demo-worker-1":
+        expires = job.lease_expires_at
+        if expires is not None and expires <= datetime.now(UTC):
+            return (
+                f"demo-worker-2 to start and resume the job (demo-worker-1's lease expired at "
+                f"{expires.astimezone(UTC):%H:%M:%S} UTC)"
+            )
+        when = f" at {expires.astimezone(UTC):%H:%M:%S} UTC" if expires is not None else ""
+        return f"demo-worker-1's lease to expire{when} so demo-worker-2 can resume the job"
+    if last is not None and last.kind == "tool_call":
+        return f"{job.lease_owner or 'the worker'} to finish the tool call {last.data.get('name')}"
+    return f"{job.lease_owner or 'the worker'}'s next step (job {job.status.value}){after}"
+
+
+def _wait_outbox_drained(store: Store, job_id: str, progress: _Progress) -> None:
     """Until every Slack post of the job is sent, throttled status edits included."""
-    while time.monotonic() < deadline:
+    pending = -1
+    while True:
         horizon = datetime.now(UTC) + timedelta(minutes=5)
-        if not [m for m in store.outbox_due(limit=500, now=horizon) if m.job_id == job_id]:
+        due = [m for m in store.outbox_due(limit=500, now=horizon) if m.job_id == job_id]
+        if not due:
             return
+        if len(due) != pending:
+            pending = len(due)
+            progress.moved()
+        progress.idle(f"the bot to post {len(due)} more message(s) to Slack")
         time.sleep(0.05)
 
 

@@ -34,6 +34,7 @@ MUST_BE_ZERO = (
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a ceiling for a hang: the run's drain waits while jobs progress
 def test_chaos_short_run_loses_nothing_and_repeats_nothing(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -44,7 +45,7 @@ def test_chaos_short_run_loses_nothing_and_repeats_nothing(
             "--tickets=6",
             "--workers=3",
             "--budget=20",
-            "--drain=60",
+            "--drain=60",  # seconds without progress, not a deadline for the whole drain
             "--seed=3",
             f"--database-url={database_url}",
             "--no-fresh-schema",  # the fixture's URL already isolates this test's schema
@@ -55,7 +56,7 @@ def test_chaos_short_run_loses_nothing_and_repeats_nothing(
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=150,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -65,6 +66,7 @@ def test_chaos_short_run_loses_nothing_and_repeats_nothing(
     assert sum(result["by_status"].values()) == 6
     assert set(result["by_status"]) <= {"succeeded", "escalated", "failed", "cancelled"}
     # the chaos really happened: workers died mid-run and dependencies really failed requests
+    # (a fault that met no request during the budget is re-armed for the drain: see faults.py)
     assert result["kills"] >= 3
     assert result["faults"] >= 5
     assert result["injected"]["vault"] > 0 and result["injected"]["anthropic"] > 0

