@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 
 from sandbox.errors import ExecutionRefused, SandboxError
-from sandbox.executor import Executor
+from sandbox.executor import DEFAULT_SEARCH_PATH, Executor
 from sandbox.gate import Decision, Gate
 from sandbox.policy import Limits
 
 FORKER_SLEEP = f"30.{os.getpid()}"  # unique, so the test can find exactly its own children
 LIMITS = Limits(command_timeout_seconds=10, output_cap_bytes=4096)
+# bwrap from the system or from the tools cache (`.cache/tools/bin`), when it can run here
+SEARCH = (*DEFAULT_SEARCH_PATH, Path(__file__).resolve().parents[2] / ".cache" / "tools" / "bin")
 MODES = [False]
-if Executor(LIMITS).describe()["mode"] == "bwrap":
+if Executor(LIMITS, search_path=SEARCH).describe()["mode"] == "bwrap":
     MODES.append(True)
 
 
@@ -57,7 +59,7 @@ def bin_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(params=MODES, ids=lambda m: "bwrap" if m else "plain")
 def executor(request: pytest.FixtureRequest, bin_dir: Path) -> Executor:
-    ex = Executor(LIMITS, bin_dir=bin_dir, sandbox=request.param)
+    ex = Executor(LIMITS, bin_dir=bin_dir, search_path=SEARCH, sandbox=request.param)
     request.addfinalizer(ex.close)
     return ex
 
@@ -107,7 +109,9 @@ def test_stdin_is_empty(executor: Executor) -> None:
 @pytest.mark.slow
 def test_timeout_kills_the_whole_pipeline(bin_dir: Path) -> None:
     for mode in MODES:
-        with Executor(Limits(command_timeout_seconds=0.5), bin_dir=bin_dir, sandbox=mode) as ex:
+        with Executor(
+            Limits(command_timeout_seconds=0.5), bin_dir=bin_dir, search_path=SEARCH, sandbox=mode
+        ) as ex:
             started = time.monotonic()
             result = ex.run(allowed(["forker"], ["sort"]))
             assert result.timed_out
@@ -197,7 +201,7 @@ def test_a_missing_program_is_exit_127(executor: Executor) -> None:
 
 @pytest.mark.skipif(True not in MODES, reason="bwrap cannot run on this host")
 def test_bwrap_filesystem_is_read_only_with_a_private_tmp(bin_dir: Path) -> None:
-    with Executor(LIMITS, bin_dir=bin_dir, sandbox=True) as ex:
+    with Executor(LIMITS, bin_dir=bin_dir, search_path=SEARCH, sandbox=True) as ex:
         result = ex.run(allowed(["writer"]))
     assert result.sandboxed
     assert "read-only" in result.stdout
