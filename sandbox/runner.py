@@ -293,10 +293,12 @@ class LocalRunner:
         clean = {k: v for k, v in environ.items() if k in _PASS_THROUGH}
         clean.update({"HOME": str(self._dir), "PYTHONUNBUFFERED": "1", **env})
         clean["STEADFAST_RUNNER_SOCKET"] = str(self.socket_path)
+        # stdin is the runner's lifeline: when this process dies, even by SIGKILL, the pipe
+        # closes and the runner exits instead of living on as an orphan.
         self.process = subprocess.Popen(
-            [python, "-m", "bot.cli", "runner"],
+            [python, "-m", "bot.cli", "runner", "--exit-with-stdin"],
             env=clean,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,  # the runner's log goes where ours goes
             start_new_session=True,  # a ^C to the worker reaches the runner via close()
@@ -334,8 +336,9 @@ class LocalRunner:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
         with contextlib.suppress(OSError):
             self.socket_path.unlink()
         with contextlib.suppress(OSError):

@@ -24,7 +24,13 @@ def register(app: typer.Typer) -> None:
     """Add this area's commands to `app`."""
 
     @app.command()
-    def runner() -> None:
+    def runner(
+        exit_with_stdin: bool = typer.Option(
+            False,
+            "--exit-with-stdin",
+            help="Stop when stdin closes (a local runner dies with the worker that started it).",
+        ),
+    ) -> None:
         """Run gate-approved commands for the worker over STEADFAST_RUNNER_SOCKET. Holds no
         secret: only the policy and STEADFAST_RUNNER_KUBECONFIG. SIGTERM stops it."""
         settings = load_settings()
@@ -63,6 +69,8 @@ def register(app: typer.Typer) -> None:
         signal.signal(signal.SIGINT, _stop)
         thread = threading.Thread(target=server.serve_forever, name="runner", daemon=True)
         thread.start()
+        if exit_with_stdin:
+            threading.Thread(target=_until_eof, args=(stop,), name="lifeline", daemon=True).start()
         mode = service.describe()
         log.info("runner: isolation %s %s", mode["mode"], mode["reason"])
         # LocalRunner waits for this line: the socket accepts connections from here on.
@@ -70,3 +78,10 @@ def register(app: typer.Typer) -> None:
         sys.stdout.flush()
         stop.wait()
         server.shutdown()
+
+
+def _until_eof(stop: threading.Event) -> None:
+    while sys.stdin.buffer.read(4096):
+        pass
+    log.info("stdin closed: the worker that started this runner is gone")
+    stop.set()

@@ -45,7 +45,7 @@ class DemoError(RuntimeError):
 class DemoOptions:
     crash_at_step: int | None = 5  # None: no crash
     workdir: Path | None = None
-    timeout_seconds: float = 55.0
+    timeout_seconds: float = 90.0  # a ceiling for hangs; a busy machine needs room
     echo: bool = True
 
 

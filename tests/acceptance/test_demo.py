@@ -18,7 +18,7 @@ def _run_demo(tmp_path: Path, *args: str) -> dict[str, object]:
         [sys.executable, "-m", "bot.cli", "demo", "--json", "--workdir", str(tmp_path), *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -41,6 +41,14 @@ def test_demo_survives_a_sigkill_and_escalates_with_evidence(tmp_path: Path) -> 
     oncall = "\n".join(m.get("text", "") for m in slack["oncall_thread"])
     assert "i-123" in ticket and "Escalated" in ticket
     assert "i-123" in oncall
+    # one allowed kubectl ran in the runner and read the emulated cluster's pods
+    commands = report["commands"]
+    assert isinstance(commands, list)
+    [kubectl] = [c for c in commands if c["command"] == "kubectl get pods -n acme-prod"]
+    assert kubectl["is_error"] is False, kubectl
+    assert (
+        "auth-api-7c9d8f6b5-x2k9p" in kubectl["output"] and "CrashLoopBackOff" in kubectl["output"]
+    )
     # the planted canary secret never reaches Slack
     assert "canary-" not in json.dumps(report)
 

@@ -10,6 +10,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -335,3 +336,44 @@ def test_the_client_refuses_a_decision_it_did_not_make(tmp_path: Path, shipped: 
     judged = client.decide(shipped, "date -u", None)
     with pytest.raises(RunnerError, match="did not answer"):
         client.execute(shipped, judged)
+
+
+@pytest.mark.slow
+def test_a_local_runner_dies_with_the_worker_that_started_it(tmp_path: Path) -> None:
+    """A worker SIGKILLed mid-run leaves no runner behind: the runner's stdin closes."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, sys\n"
+        "from sandbox.runner import LocalRunner\n"
+        f"r = LocalRunner({{'STEADFAST_POLICY': {str(SHIPPED_POLICY)!r}}}, environ=os.environ)\n"
+        "print(r.process.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+    )
+    try:
+        assert worker.stdout is not None
+        runner_pid = int(worker.stdout.readline())
+        worker.kill()
+        worker.wait()
+        # the runner is our grandchild: poll its /proc entry until it is gone (or a zombie
+        # reaped by init); the ceiling only catches a hang
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{runner_pid}").exists():
+            status = Path(f"/proc/{runner_pid}/status")
+            if status.exists() and "State:\tZ" in status.read_text():
+                break
+            assert time.monotonic() < deadline, "the runner outlived its worker"
+            threading.Event().wait(0.05)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        for stream in (worker.stdin, worker.stdout):
+            if stream is not None:
+                stream.close()
