@@ -64,6 +64,8 @@ SECRET_ENV = (
     "STEADFAST_VAULT_SECRET_ID",
     "STEADFAST_DATABASE_URL",
 )
+# `STEADFAST_RUNNER_SANDBOX` → `RunnerConfig.sandbox`
+SANDBOX_CHOICES: dict[str, bool | None] = {"auto": None, "require": True, "off": False}
 # What a local runner inherits from the worker: enough to start Python, nothing else.
 _PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "TZ")
 

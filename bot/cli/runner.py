@@ -14,10 +14,15 @@ import typer
 from bot.cli.common import errors_to_exit, fail, load_settings
 from integrations.scrubber import Scrubber
 from sandbox.loader import PolicyLoader
-from sandbox.runner import RunnerConfig, RunnerServer, RunnerService, secret_env_present
+from sandbox.runner import (
+    SANDBOX_CHOICES,
+    RunnerConfig,
+    RunnerServer,
+    RunnerService,
+    secret_env_present,
+)
 
 log = logging.getLogger("steadfast.runner")
-_SANDBOX = {"auto": None, "require": True, "off": False}
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +56,7 @@ def register(app: typer.Typer) -> None:
             socket_path=settings.runner_socket,
             kubeconfig=settings.runner_kubeconfig,
             bin_dir=settings.runner_bin_dir,
-            sandbox=_SANDBOX[settings.runner_sandbox],
+            sandbox=SANDBOX_CHOICES[settings.runner_sandbox],
         )
         with errors_to_exit():
             loader = PolicyLoader(settings.policy)
