@@ -104,7 +104,8 @@ class Executor:
         kubeconfig: Path | None = None,
     ) -> None:
         self.limits = limits
-        self.kubeconfig = kubeconfig.resolve() if kubeconfig is not None else None
+        # absolute, not resolved: a mounted ConfigMap is a symlink whose target changes
+        self.kubeconfig = kubeconfig.absolute() if kubeconfig is not None else None
         self._search = ([Path(bin_dir)] if bin_dir else []) + [Path(p) for p in search_path]
         self._path_dir = Path(tempfile.mkdtemp(prefix="steadfast-bin-"))
         self._path_dir.chmod(0o755)  # bwrap's user namespace maps other ids to nobody

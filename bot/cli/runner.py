@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 import typer
@@ -16,6 +17,7 @@ from integrations.scrubber import Scrubber
 from sandbox.loader import PolicyLoader
 from sandbox.runner import (
     SANDBOX_CHOICES,
+    RunnerClient,
     RunnerConfig,
     RunnerServer,
     RunnerService,
@@ -35,10 +37,19 @@ def register(app: typer.Typer) -> None:
             "--exit-with-stdin",
             help="Stop when stdin closes (a local runner dies with the worker that started it).",
         ),
+        probe: bool = typer.Option(
+            False,
+            "--probe",
+            help="Ask the runner on STEADFAST_RUNNER_SOCKET to describe itself; exit 1 when "
+            "it does not answer (a container probe).",
+        ),
     ) -> None:
         """Run gate-approved commands for the worker over STEADFAST_RUNNER_SOCKET. Holds no
         secret: only the policy and STEADFAST_RUNNER_KUBECONFIG. SIGTERM stops it."""
         settings = load_settings()
+        if probe:
+            _probe(settings.runner_socket)
+            return
         logging.basicConfig(
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -90,3 +101,11 @@ def _until_eof(stop: threading.Event) -> None:
         pass
     log.info("stdin closed: the worker that started this runner is gone")
     stop.set()
+
+
+def _probe(socket_path: Path | None) -> None:
+    if socket_path is None:
+        fail("STEADFAST_RUNNER_SOCKET is not set")
+    with errors_to_exit():
+        report = RunnerClient(socket_path).describe()
+    sys.stdout.write(f"runner ok: {report['mode']} {report['reason']}\n".replace(" \n", "\n"))
