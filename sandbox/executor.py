@@ -282,6 +282,7 @@ class Executor:
 
         if scrub is None or len(stages) == 1:
             runs = [self._pipeline(stages, workdir, None, deadline, cap)]
+            answer: _Run | None = runs[0]
         else:
             # The producer alone first; its scrubbed output is the filters' only input.
             first = self._pipeline(stages[:1], workdir, None, deadline, cap * PRODUCER_CAP_FACTOR)
@@ -290,9 +291,11 @@ class Executor:
                 first.notes.append(
                     f"[input to the filters truncated at {cap * PRODUCER_CAP_FACTOR} bytes]"
                 )
-            rest = self._pipeline(stages[1:], workdir, fed, deadline, cap)
-            runs = [first, rest]
-        last = runs[-1]
+            runs = [first]
+            answer = None  # a producer that timed out feeds no filter; its output is no answer
+            if not first.timed_out:
+                answer = self._pipeline(stages[1:], workdir, fed, deadline, cap)
+                runs.append(answer)
         codes = [c for r in runs for c in r.codes]
         err = "".join(clean(r.stderr.text()) for r in runs)
         notes = [n for r in runs for n in r.notes]
@@ -302,7 +305,7 @@ class Executor:
             err += "\n" + "\n".join(notes)
         return ExecResult(
             exit_code=next((c for c in reversed(codes) if c != 0), 0),
-            stdout=clean(last.stdout.text()),
+            stdout=clean(answer.stdout.text()) if answer is not None else "",
             stderr=err,
             truncated=any(r.stdout.truncated or r.stderr.truncated for r in runs),
             timed_out=any(r.timed_out for r in runs),
