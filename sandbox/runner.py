@@ -128,9 +128,7 @@ class RunnerService:
             return Response(ok=True, result=asdict(self.run(request)))
         except ProtocolError as exc:
             return _error("protocol", str(exc))
-        except RunnerError as exc:
-            return _error("refused", str(exc))
-        except SandboxError as exc:
+        except SandboxError as exc:  # RunnerError, ExecutionRefused: a refusal to report
             return _error("refused", str(exc))
         except Exception as exc:  # a bug here must not take the runner down
             log.exception("runner: request failed")
