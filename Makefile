@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-# The offline demo: emulated Slack, Claude, Vault, Kubernetes, platform API and logs.
+# The offline demo: emulated Slack, Claude, Vault, Kubernetes, platform API and logs. kubectl
+# (cached once by `make tools`) lets the demo's one allowed command read the emulated cluster.
 demo: $(STAMP)
+	-@$(MAKE) --no-print-directory tools
 	$(PY) -m bot.cli demo $(DEMO_ARGS)
 
 # The chart and kubectl tests use real helm/kubectl when they can be fetched (CI requires them).

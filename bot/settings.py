@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,6 +93,22 @@ class Settings(BaseSettings):
         None, description="bearer token file, re-read on 401 (in-cluster: the projected SA token)"
     )
     kube_ca_path: Path | None = Field(None, description="CA bundle for the API server")
+
+    # --- runner (where model-chosen commands run) ----------------------------------------
+    runner_socket: Path | None = Field(
+        None,
+        description="the runner's Unix socket; unset: the worker starts a local runner "
+        "subprocess with a clean environment",
+    )
+    runner_kubeconfig: Path | None = Field(
+        None, description="the read-only kubeconfig the runner gives kubectl (runner side)"
+    )
+    runner_bin_dir: Path | None = Field(
+        None, description="searched first for the programs commands name (runner side)"
+    )
+    runner_sandbox: Literal["auto", "require", "off"] = Field(
+        "auto", description="bwrap around each command: when it works, required, or never"
+    )
 
     # --- platform HTTP APIs and log stores -----------------------------------------------
     platform_apis: dict[str, str] = Field(

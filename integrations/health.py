@@ -21,9 +21,16 @@ class Health:
     latency_ms: float | None
     auth: str  # e.g. "approle: token TTL 3540s left", "bearer token", "none"
     detail: str  # "ok", or why it is unhealthy, written for the operator
+    degraded: bool = False  # works, but weaker than it should be (`detail` says why)
+
+    @property
+    def status(self) -> str:
+        if not self.healthy:
+            return "unhealthy"
+        return "degraded" if self.degraded else "ok"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "status": self.status}
 
 
 def timed(

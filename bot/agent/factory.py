@@ -88,6 +88,27 @@ def clients_from_settings(
     return Clients(vault=found.vault, kubernetes=found.kubernetes, http=found.http, logs=found.logs)
 
 
+def runner_sandbox(settings: Settings, environ: Mapping[str, str]) -> CommandSandbox:
+    """Where the worker's commands run: the runner at `runner_socket` (the chart's second
+    container), or else a local runner subprocess started with a clean environment: the
+    policy and the runner's own settings, none of the worker's secrets."""
+    from sandbox.runner import LocalRunner, RunnerClient
+
+    if settings.runner_socket is not None:
+        return RunnerClient(settings.runner_socket)
+    env = {
+        "STEADFAST_LOG_LEVEL": settings.log_level,
+        "STEADFAST_RUNNER_SANDBOX": settings.runner_sandbox,
+    }
+    if settings.policy is not None:
+        env["STEADFAST_POLICY"] = str(settings.policy.resolve())
+    if settings.runner_kubeconfig is not None:
+        env["STEADFAST_RUNNER_KUBECONFIG"] = str(settings.runner_kubeconfig.resolve())
+    if settings.runner_bin_dir is not None:
+        env["STEADFAST_RUNNER_BIN_DIR"] = str(settings.runner_bin_dir.resolve())
+    return LocalRunner(env, environ=environ)
+
+
 def build_agent_for_worker(
     settings: Settings,
     store: PastTickets | None,
@@ -98,10 +119,13 @@ def build_agent_for_worker(
     environ: Mapping[str, str] | None = None,
 ) -> AgentHandler:
     """What `steadfast worker --handler agent` runs: the policy from `settings.policy`
-    (reloaded on change), the integrations the settings configure, the sandbox executor."""
+    (reloaded on change), the integrations the settings configure, the runner for commands."""
     from sandbox.loader import PolicyLoader
 
     loader = policy_loader if policy_loader is not None else PolicyLoader(settings.policy)
     scrubber = Scrubber()
     clients = clients_from_settings(settings, loader, scrubber, environ=environ, metrics=metrics)
-    return build_agent(settings, store, loader, scrubber, notifier, metrics, clients)
+    sandbox = runner_sandbox(settings, environ or {})
+    return build_agent(
+        settings, store, loader, scrubber, notifier, metrics, clients, sandbox=sandbox
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bot import __version__
-from bot.cli import db, demo, doctor, human, jobs, policy, slack, worker
+from bot.cli import db, demo, doctor, human, jobs, policy, runner, slack, worker
 
 
 def build_app() -> typer.Typer:
@@ -16,7 +16,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for module in (jobs, human, worker, db, policy, doctor, slack, demo):
+    for module in (jobs, human, worker, runner, db, policy, doctor, slack, demo):
         module.register(app)
 
     @app.command()

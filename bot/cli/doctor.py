@@ -9,17 +9,60 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import console, errors_to_exit, load_settings, print_json
+from bot.settings import Settings
 from integrations.health import Health, check_all
 from integrations.registry import Integrations
 from integrations.scrubber import Scrubber
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor
 from sandbox.loader import PolicyLoader
+from sandbox.runner import SANDBOX_CHOICES, RunnerClient, mount_namespace
 
 
-def local_checks(loader: PolicyLoader) -> list[Health]:
+def runner_check(settings: Settings, loader: PolicyLoader) -> Health:
+    """Where model-chosen commands run, and whether that keeps them from this process's
+    files and environment. A runner that shares our filesystem view and runs commands
+    without bwrap works, but is degraded: say so and why."""
+    if settings.runner_socket is not None:
+        try:
+            report = RunnerClient(settings.runner_socket).describe()
+        except SandboxError as exc:
+            return Health("runner", False, None, "none", str(exc))
+        theirs, ours = report.get("mount_namespace") or "", mount_namespace()
+        where = (
+            "separate container"
+            if theirs and ours and theirs != ours
+            else "same filesystem as this process"
+        )
+    else:
+        where = "local subprocess, same filesystem as this process"
+        try:
+            with Executor(
+                loader.current().limits,
+                bin_dir=settings.runner_bin_dir,
+                sandbox=SANDBOX_CHOICES[settings.runner_sandbox],
+                kubeconfig=settings.runner_kubeconfig,
+            ) as executor:
+                report = executor.describe()
+        except SandboxError as exc:
+            return Health("runner", False, None, "none", str(exc))
+    kubeconfig = report.get("kubeconfig") or "none (kubectl cannot reach a cluster)"
+    if report["mode"] == "bwrap":
+        detail = f"bwrap ({where}); kubeconfig {kubeconfig}"
+        return Health("runner", True, None, "kubeconfig", detail)
+    if where == "separate container":
+        detail = f"plain in a separate container ({report['reason']}); kubeconfig {kubeconfig}"
+        return Health("runner", True, None, "kubeconfig", detail)
+    detail = (
+        f"plain ({where}): commands run without bwrap and can read what this process's "
+        f"user can read; {report['reason']}"
+    )
+    return Health("runner", True, None, "kubeconfig", detail, degraded=True)
+
+
+def local_checks(loader: PolicyLoader, settings: Settings) -> list[Health]:
     """What this process itself relies on: a valid policy, and how commands are isolated."""
-    policy = loader.current()
+    loader.current()  # (re)load the file so `loaded` and `error` are current
     rows = [
         Health(
             "policy",
@@ -29,13 +72,7 @@ def local_checks(loader: PolicyLoader) -> list[Health]:
             f"{loader.path}" if loader.loaded else f"every command denied: {loader.error}",
         )
     ]
-    try:
-        with Executor(policy.limits) as executor:
-            sandbox = executor.describe()
-        detail = sandbox["mode"] + (f" ({sandbox['reason']})" if sandbox["reason"] else "")
-        rows.append(Health("sandbox", True, None, "none", detail))
-    except SandboxError as exc:
-        rows.append(Health("sandbox", False, None, "none", str(exc)))
+    rows.append(runner_check(settings, loader))
     return rows
 
 
@@ -63,7 +100,7 @@ def register(app: typer.Typer) -> None:
                 settings, loader, Scrubber(), environ=dict(os.environ)
             )
             try:
-                results = local_checks(loader) + run_doctor(integrations)
+                results = local_checks(loader, settings) + run_doctor(integrations)
             finally:
                 integrations.close()
         healthy = all(h.healthy for h in results)
@@ -72,7 +109,8 @@ def register(app: typer.Typer) -> None:
         else:
             table = Table("dependency", "status", "latency", "auth", "detail")
             for h in results:
-                status = "[green]ok[/green]" if h.healthy else "[red]unhealthy[/red]"
+                color = {"ok": "green", "degraded": "yellow", "unhealthy": "red"}[h.status]
+                status = f"[{color}]{h.status}[/{color}]"
                 latency = "-" if h.latency_ms is None else f"{h.latency_ms:.0f} ms"
                 table.add_row(h.dependency, status, latency, h.auth, h.detail)
             console().print(table)

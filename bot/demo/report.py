@@ -37,6 +37,8 @@ class DemoReport:
     handoff_posted: bool
     skipped_on_resume: dict[str, int] = field(default_factory=dict)
     slack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # run_command calls the runner executed: command, is_error and what the model read
+    commands: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class DemoReport:
             "steps": self.steps,
             "skipped_on_resume": self.skipped_on_resume,
             "slack": self.slack,
+            "commands": self.commands,
         }
 
 
@@ -91,6 +94,18 @@ def build_report(
                 "model_responses": sum(1 for e in before if e.kind == "model_response"),
                 "tool_results": sum(1 for e in before if e.kind == "tool_result"),
             }
+    results = {e.data.get("tool_use_id"): e.data for e in events if e.kind == "tool_result"}
+    commands = [
+        {
+            "command": (e.data.get("input") or {}).get("command"),
+            "is_error": bool(results[e.data.get("tool_use_id")].get("is_error")),
+            "output": results[e.data.get("tool_use_id")].get("content"),
+        }
+        for e in events
+        if e.kind == "tool_call"
+        and e.data.get("name") == "run_command"
+        and e.data.get("tool_use_id") in results
+    ]
     ticket_ts = job.ticket.ts or ""
     ticket_thread = [_message(m) for m in stack.slack.messages(ticket_channel, ticket_ts)]
     oncall = stack.slack.messages(oncall_channel)
@@ -117,6 +132,7 @@ def build_report(
         or kinds["handoff"] > 0,
         skipped_on_resume=skipped,
         slack={"ticket_thread": ticket_thread, "oncall_thread": oncall_thread},
+        commands=commands,
     )
 
 
@@ -144,6 +160,14 @@ def blocks_text(message: dict[str, Any]) -> str:
 
 
 def show(report: DemoReport, console: Console) -> None:
+    for command in report.commands:
+        console.print(
+            Panel(
+                escape(str(command["output"])),
+                title=f"run_command in the runner: {escape(str(command['command']))}",
+                expand=True,
+            )
+        )
     for title, messages in (
         ("Ticket thread (as posted to Slack)", report.slack.get("ticket_thread", [])),
         ("On-call thread (as posted to Slack)", report.slack.get("oncall_thread", [])),

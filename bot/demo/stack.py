@@ -27,13 +27,17 @@ DEMO_SCRIPT = DEFAULT_SCENARIO.parent / "anthropic_demo.yaml"
 TICKET_CHANNEL = "C0ACME"
 ONCALL_CHANNEL = "C0ONCALL"
 REPORTER = "U0ALICE"
+CACHED_TOOLS = Path(__file__).resolve().parents[2] / ".cache" / "tools" / "bin"
 API_KEY = "sk-ant-demo-offline"
 
 
 def demo_scenario(script: Path = DEMO_SCRIPT) -> dict[str, Any]:
-    """The shared scenario plus the demo's scripted investigation."""
+    """The shared scenario plus the demo's scripted investigation. The emulated cluster
+    accepts requests without a token: kubectl (in the runner) sends credentials only over TLS,
+    and the emulator speaks plain HTTP on loopback."""
     scenario = load_scenario()
     scenario.update(yaml.safe_load(script.read_text()))
+    scenario.setdefault("cluster", {})["tokens"] = []
     return scenario
 
 
@@ -90,7 +94,11 @@ class Stack:
         kube_token = str(((scenario.get("cluster") or {}).get("tokens") or ["demo"])[0])
         token_file = workdir / "kube-token"
         token_file.write_text(kube_token)
+        runner = {"STEADFAST_RUNNER_KUBECONFIG": str(self.runner_kubeconfig(workdir))}
+        if CACHED_TOOLS.is_dir():  # `make tools` puts kubectl here
+            runner["STEADFAST_RUNNER_BIN_DIR"] = str(CACHED_TOOLS)
         return {
+            **runner,
             "STEADFAST_POLICY": str(demo_policy(workdir)),
             "STEADFAST_DATABASE_URL": database_url,
             "STEADFAST_LEASE_TTL_SECONDS": "2",
@@ -112,6 +120,22 @@ class Stack:
             "STEADFAST_PLATFORM_API_AUTH": '{"platform": "vault:secret/platform/api#token"}',
             "STEADFAST_LOKI_URL": self.loki.url,
         }
+
+    def runner_kubeconfig(self, workdir: Path) -> Path:
+        """The read-only kubeconfig the runner gives kubectl: the emulated cluster."""
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "demo", "cluster": {"server": self.kubernetes.url}}],
+            "users": [{"name": "steadfast-reader", "user": {}}],
+            "contexts": [
+                {"name": "demo", "context": {"cluster": "demo", "user": "steadfast-reader"}}
+            ],
+            "current-context": "demo",
+        }
+        path = workdir / "runner-kubeconfig.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
 
 
 def demo_policy(workdir: Path) -> Path:

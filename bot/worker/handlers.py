@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.errors import ConfigError
@@ -23,6 +23,7 @@ def build_handler(
     policy_loader: Callable[[], Any] | None = None,
     notifier: Notifier | None = None,
     metrics: Metrics | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> JobHandler:
     """The handler called `name`. Raises ConfigError for a name no handler answers to."""
     if name == "scripted":
@@ -30,5 +31,7 @@ def build_handler(
     if name == "agent":
         from bot.agent.factory import build_agent_for_worker  # the SDKs load only when used
 
-        return build_agent_for_worker(settings, store, policy_loader, notifier, metrics=metrics)
+        return build_agent_for_worker(
+            settings, store, policy_loader, notifier, metrics=metrics, environ=environ
+        )
     raise ConfigError(f"unknown handler {name!r}; choose one of: {', '.join(KNOWN)}")

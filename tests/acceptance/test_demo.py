@@ -4,6 +4,7 @@ own emulators, workers (one of them SIGKILLed) and SQLite file."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,16 @@ def test_demo_survives_a_sigkill_and_escalates_with_evidence(tmp_path: Path) -> 
     oncall = "\n".join(m.get("text", "") for m in slack["oncall_thread"])
     assert "i-123" in ticket and "Escalated" in ticket
     assert "i-123" in oncall
+    # one allowed kubectl ran in the runner and read the emulated cluster's pods
+    commands = report["commands"]
+    assert isinstance(commands, list)
+    [kubectl] = [c for c in commands if c["command"] == "kubectl get pods -n acme-prod"]
+    if "not installed" in kubectl["output"] and os.environ.get("STEADFAST_REQUIRE_TOOLS") != "1":
+        pytest.skip("kubectl is not installed (make tools)")
+    assert kubectl["is_error"] is False, kubectl
+    assert (
+        "auth-api-7c9d8f6b5-x2k9p" in kubectl["output"] and "CrashLoopBackOff" in kubectl["output"]
+    )
     # the planted canary secret never reaches Slack
     assert "canary-" not in json.dumps(report)
 

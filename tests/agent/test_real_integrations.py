@@ -45,6 +45,12 @@ def test_demo_investigation_with_real_clients(
     results = {e.data["name"]: e.data for e in ctx.of("tool_result")}
     assert "auth-api" in results["k8s_list"]["content"]  # the Kubernetes emulator answered
     assert "password authentication failed" in results["query_logs"]["content"]
+    # the allowed kubectl ran in the local runner, through the kubeconfig the demo wrote
+    commands = [e.data for e in ctx.of("tool_result") if e.data["name"] == "run_command"]
+    kubectl = [c for c in commands if "exit code" in c["content"]]
+    assert kubectl, commands
+    if "not installed" not in kubectl[0]["content"]:
+        assert "auth-api-7c9d8f6b5-x2k9p" in kubectl[0]["content"], kubectl[0]
     [blocked] = ctx.of("tool_blocked")
     assert "rollout restart" in blocked.data["command"] and blocked.data["hint"]
     handoff = notifier.handoffs[-1]

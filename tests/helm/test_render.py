@@ -47,6 +47,7 @@ def test_default_render_has_the_expected_objects(render: Render) -> None:
         ("ClusterRole", "sf-steadfast-reader"),
         ("ClusterRoleBinding", "sf-steadfast-reader"),
         ("ConfigMap", "sf-steadfast-policy"),
+        ("ConfigMap", "sf-steadfast-runner-kubeconfig"),
         ("Deployment", "sf-steadfast-bot"),
         ("Deployment", "sf-steadfast-worker"),
         ("Job", "sf-steadfast-migrate"),

@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 
 from sandbox.errors import ExecutionRefused, SandboxError
-from sandbox.executor import Executor
+from sandbox.executor import DEFAULT_SEARCH_PATH, Executor
 from sandbox.gate import Decision, Gate
 from sandbox.policy import Limits
 
 FORKER_SLEEP = f"30.{os.getpid()}"  # unique, so the test can find exactly its own children
 LIMITS = Limits(command_timeout_seconds=10, output_cap_bytes=4096)
+# bwrap from the system or from the tools cache (`.cache/tools/bin`), when it can run here
+SEARCH = (*DEFAULT_SEARCH_PATH, Path(__file__).resolve().parents[2] / ".cache" / "tools" / "bin")
 MODES = [False]
-if Executor(LIMITS).describe()["mode"] == "bwrap":
+if Executor(LIMITS, search_path=SEARCH).describe()["mode"] == "bwrap":
     MODES.append(True)
 
 
@@ -57,7 +59,7 @@ def bin_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(params=MODES, ids=lambda m: "bwrap" if m else "plain")
 def executor(request: pytest.FixtureRequest, bin_dir: Path) -> Executor:
-    ex = Executor(LIMITS, bin_dir=bin_dir, sandbox=request.param)
+    ex = Executor(LIMITS, bin_dir=bin_dir, search_path=SEARCH, sandbox=request.param)
     request.addfinalizer(ex.close)
     return ex
 
@@ -107,7 +109,9 @@ def test_stdin_is_empty(executor: Executor) -> None:
 @pytest.mark.slow
 def test_timeout_kills_the_whole_pipeline(bin_dir: Path) -> None:
     for mode in MODES:
-        with Executor(Limits(command_timeout_seconds=0.5), bin_dir=bin_dir, sandbox=mode) as ex:
+        with Executor(
+            Limits(command_timeout_seconds=0.5), bin_dir=bin_dir, search_path=SEARCH, sandbox=mode
+        ) as ex:
             started = time.monotonic()
             result = ex.run(allowed(["forker"], ["sort"]))
             assert result.timed_out
@@ -197,7 +201,7 @@ def test_a_missing_program_is_exit_127(executor: Executor) -> None:
 
 @pytest.mark.skipif(True not in MODES, reason="bwrap cannot run on this host")
 def test_bwrap_filesystem_is_read_only_with_a_private_tmp(bin_dir: Path) -> None:
-    with Executor(LIMITS, bin_dir=bin_dir, sandbox=True) as ex:
+    with Executor(LIMITS, bin_dir=bin_dir, search_path=SEARCH, sandbox=True) as ex:
         result = ex.run(allowed(["writer"]))
     assert result.sandboxed
     assert "read-only" in result.stdout
@@ -212,3 +216,45 @@ def test_gate_and_executor_together(gate: Gate) -> None:
     with Executor(LIMITS) as ex:
         result = ex.run(decision)
     assert result.exit_code == 0 and result.stdout.strip() == "5"
+
+
+def test_scrub_cleans_the_producer_output_before_the_filters(executor: Executor) -> None:
+    seen: list[str] = []
+
+    def scrub(text: str) -> str:
+        seen.append(text)
+        return text.replace("s3cr3t-value", "[redacted:x]")
+
+    result = executor.run(
+        allowed(["echo", "key=s3cr3t-value"], ["tr", "a-z", "n-za-m"]), scrub=scrub
+    )
+    assert result.exit_code == 0, result.stderr
+    assert seen[0] == "key=s3cr3t-value\n"  # the producer's own output, before tr ran
+    assert result.stdout == "xrl=[erqnpgrq:k]\n"  # tr saw only the scrubbed text
+    assert "f3pe3g" not in result.stdout
+
+
+def test_scrubbed_pipeline_keeps_the_timeout_and_the_cap(bin_dir: Path) -> None:
+    script(bin_dir, "slow", "/bin/sleep 30")
+    script(bin_dir, "flood", "/usr/bin/yes")
+    limits = Limits(command_timeout_seconds=0.5, output_cap_bytes=1000)
+    with Executor(limits, bin_dir=bin_dir, search_path=SEARCH) as ex:
+        slow = ex.run(allowed(["slow"], ["wc", "-c"]), scrub=lambda t: t)
+        flood = ex.run(allowed(["flood"], ["head", "-c", "5000"]), scrub=lambda t: t)
+    assert slow.timed_out and slow.stdout == "" and "timeout" in slow.stderr
+    assert flood.truncated and len(flood.stdout.encode()) < 1100
+    assert "input to the filters truncated" in flood.stderr
+
+
+def test_kubectl_gets_the_executors_kubeconfig_and_never_its_own(
+    bin_dir: Path, tmp_path: Path
+) -> None:
+    script(bin_dir, "kubectl", 'for a in "$@"; do echo "$a"; done')
+    config = tmp_path / "kubeconfig"
+    config.write_text("apiVersion: v1\nkind: Config\n")
+    with Executor(LIMITS, bin_dir=bin_dir, search_path=SEARCH, kubeconfig=config) as ex:
+        result = ex.run(allowed(["kubectl", "get", "pods"]))
+        assert result.stdout.split() == [f"--kubeconfig={config}", "get", "pods"]
+        for chosen in ("--kubeconfig=/x", "--server=http://a", "-s", "--token", "--as=admin"):
+            with pytest.raises(ExecutionRefused, match="cluster or identity"):
+                ex.run(allowed(["kubectl", "get", "pods", chosen]))
