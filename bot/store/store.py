@@ -337,7 +337,9 @@ class Store:
         paused | queued (release on shutdown), clearing the lease. Fenced.
 
         A release to queued while an operator's pause/cancel is pending honours the operator.
-        A release does not count as an attempt: the job did not fail."""
+        `attempts` counts lost leases and crashes only: leaving running cleanly for queued,
+        paused or waiting_human gives back the attempt the claim took, so pauses, answers and
+        approvals never bring a job closer to "its workers kept dying"."""
         status = JobStatus(status)
         if status == JobStatus.RUNNING:
             raise ValueError("finish() leaves running; pass the status the job moves to")
@@ -351,6 +353,8 @@ class Store:
                 if status != JobStatus.QUEUED:
                     # One fenced UPDATE ... RETURNING plus the event insert: the common path.
                     values = transitions.leave_running_values(status, verdict, error)
+                    if status in transitions.GIVES_BACK_ATTEMPT:
+                        values["attempts"] = jobs.c.attempts - 1  # running: at least 1
                     new, _ = transitions.write_status(
                         conn, lease.job_id, values, now, [data], guard=self._fenced(lease)
                     )
@@ -368,8 +372,8 @@ class Store:
                     data["to"] = status.value
                     data["reason"] = f"{reason or 'released'}; operator {pending} was pending"
                 values = transitions.leave_running_values(status, verdict, error)
+                values["attempts"] = max(0, attempts - 1)
                 if status == JobStatus.QUEUED:
-                    values["attempts"] = max(0, attempts - 1)
                     self._notify(conn)
                 new, _ = transitions.write_status(conn, lease.job_id, values, now, [data])
         except LeaseLost:

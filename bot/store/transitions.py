@@ -15,6 +15,8 @@ from bot.store.schema import job_events, jobs
 
 S = JobStatus
 CONTROL_TARGET = {"pause": S.PAUSED, "cancel": S.CANCELLED}
+# Leaving running for these is a clean stop, not a failure: the claim's attempt is given back.
+GIVES_BACK_ATTEMPT = frozenset({S.QUEUED, S.PAUSED, S.WAITING_HUMAN})
 _NO_LEASE = {"lease_owner": None, "lease_expires_at": None, "control": None}
 
 
