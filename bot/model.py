@@ -58,6 +58,7 @@ class EventKind(enum.StrEnum):
     ESCALATION_SCORE = "escalation_score"
     HANDOFF = "handoff"
     ERROR = "error"
+    POLICY_CHANGED = "policy_changed"  # the policy in force differs from the last request's
 
 
 class OperatorAction(enum.StrEnum):

@@ -34,11 +34,12 @@ from bot.agent.score import PastTickets
 from bot.agent.steps import StepEnv, Waiting, run_call
 from bot.agent.toolbox import Toolbox
 from bot.agent.tools import SubmitHandoff, ToolInputError, parse_input, tool_definitions
+from bot.agent.versions import policy_digest, request_versions
 from bot.errors import LeaseLost, StopRequested
 from bot.handler import HandlerResult, JobContext
 from bot.handoff.model import Handoff
 from bot.metrics import Metrics
-from bot.model import JobStatus
+from bot.model import EventKind, JobStatus
 from bot.notify import Notifier, Progress
 from integrations.access import current_policy
 from integrations.errors import AccessDenied
@@ -132,7 +133,7 @@ class AgentHandler:
                     return outcome
                 continue
             if turn is None or turn.response is not None:
-                limit = exhausted(history, policy.budgets)
+                limit = exhausted(history, env.policy.budgets)
                 if limit is not None:
                     return self._stop(env, history, limit.describe(), {"budget": limit.budget})
                 if history.last_input_tokens > self.config.context_tokens:
@@ -140,6 +141,7 @@ class AgentHandler:
                     if data is not None:
                         ctx.append("compacted", data)
                         continue
+                self._refresh_policy(env)
                 ctx.append("model_request", self._request_event(history, env))
                 history = History.parse(ctx.events)
             try:
@@ -236,7 +238,31 @@ class AgentHandler:
 
     # --- the model ------------------------------------------------------------------------
     def _request_event(self, history: History, env: StepEnv) -> dict[str, Any]:
-        return {"step": history.steps + 1, "model": self.config.model}
+        versions = request_versions(
+            self.config.model, system_blocks(env.policy), self.tools, env.policy
+        )
+        return {"step": history.steps + 1, "model": self.config.model, "versions": versions}
+
+    def _refresh_policy(self, env: StepEnv) -> None:
+        """Take the policy in force now (it reloads without a restart) before each model
+        request; a different policy than the last request ran under is a `policy_changed`
+        event, so the trace shows where the rules moved under the job."""
+        policy = self.policy()
+        now = policy_digest(policy)
+        last = next(
+            (
+                e.data.get("versions", {}).get("policy")
+                for e in reversed(env.ctx.events)
+                if e.kind == "model_request"
+            ),
+            None,
+        )
+        if last is not None and last != now:
+            env.ctx.append(
+                EventKind.POLICY_CHANGED,
+                {"from": last, "to": now, "version": policy.version},
+            )
+        env.policy = policy
 
     def _call_model(self, env: StepEnv, history: History) -> dict[str, Any]:
         messages = build_messages(

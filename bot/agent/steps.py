@@ -9,6 +9,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from bot.agent.history import History, ToolCall
+from bot.agent.ledger import layer_of
 from bot.agent.toolbox import Toolbox, ToolOutcome
 from bot.agent.tools import LOCAL_TOOLS, RunCommand, ToolInputError, call_key, parse_input
 from bot.handler import JobContext
@@ -124,6 +125,9 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
 
 def _announce(env: StepEnv, call: ToolCall, base: dict[str, Any], *, rerun: bool = False) -> None:
     data = {**base, "input": env.toolbox.scrubber.scrub_obj(call.input), "step": call.step}
+    layer = layer_of(env.policy, call.name)
+    if layer is not None:
+        data["layer"] = layer  # what `show` reports as the job's current layer
     if rerun:
         data["rerun"] = True  # the previous attempt was in flight when its worker died
     env.ctx.append("tool_call", data)
