@@ -26,7 +26,7 @@ from bot.agent.errors import (
 from bot.agent.finish import NoHistory, build_handoff, premature_escalation, stopped_handoff
 from bot.agent.history import History, ToolCall, Turn
 from bot.agent.ledger import layer_of
-from bot.agent.messages import build_messages
+from bot.agent.messages import build_messages, retry_text
 from bot.agent.model import ModelClient, ModelRequest
 from bot.agent.prompt import system_blocks
 from bot.agent.retry import RetryNotice, RetryPolicy, call_with_retries
@@ -121,6 +121,7 @@ class AgentHandler:
         tenant = ticket.tenant or policy.tenant_for_channel(ticket.channel)
         env = StepEnv(ctx, policy, tenant, self.toolbox, self.notifier, self.metrics)
         self._check_pause_drift(env, History.parse(ctx.events))
+        self._open_retry(env, History.parse(ctx.events))
         compacted_for_size = False
         while True:
             history = History.parse(ctx.events)
@@ -172,6 +173,28 @@ class AgentHandler:
                     "threshold": threshold,
                 },
             )
+
+    def _open_retry(self, env: StepEnv, history: History) -> None:
+        """A retried run continues the conversation: the previous run's `submit_handoff` call
+        gets its result now (the operator's request and the old handoff), so the model is asked
+        anew instead of the old handoff being delivered again. Idempotent: a call with a
+        result is not pending any more."""
+        turn = history.last_turn
+        if history.retry is None or turn is None:
+            return
+        for call in turn.pending():
+            called = call.call
+            if call.name == "submit_handoff" and called and called.seq < history.retry.seq:
+                env.ctx.append(
+                    "tool_result",
+                    {
+                        "tool_use_id": call.tool_use_id,
+                        "name": call.name,
+                        "content": self.scrubber.scrub(retry_text(history)),
+                        "is_error": False,
+                        "retry": True,
+                    },
+                )
 
     # --- tools ----------------------------------------------------------------------------
     def _finish_turn(self, env: StepEnv, history: History, turn: Turn) -> HandlerResult | None:

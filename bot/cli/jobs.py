@@ -38,11 +38,18 @@ def _operator(action: OperatorAction) -> Any:
             None, "--by", help="Who is acting (default: your login), recorded in the audit."
         ),
         reason: str = typer.Option(..., "--reason", help="Why, recorded in the audit."),
+        from_start: bool = typer.Option(
+            False,
+            "--from-start",
+            help="Retry only: the new run discards the old steps instead of continuing from "
+            "the recorded evidence and the previous handoff.",
+            hidden=action != OperatorAction.RETRY,
+        ),
         json_: bool = JSON_OPT,
     ) -> None:
         who = by or f"cli:{getpass.getuser()}"
         with _store() as store, errors_to_exit():
-            job = store.operator(job_id, action, by=who, reason=reason)
+            job = store.operator(job_id, action, by=who, reason=reason, from_start=from_start)
             record = status_record(store, job)
         if json_:
             print_json(record)
@@ -57,7 +64,10 @@ def _operator(action: OperatorAction) -> Any:
         OperatorAction.CANCEL: "Cancel a job (a running job stops at its next step boundary).",
         OperatorAction.PAUSE: "Pause a job (a running job stops at its next step boundary).",
         OperatorAction.RESUME: "Resume a paused job (back to the queue).",
-        OperatorAction.RETRY: "Retry a failed, escalated or cancelled job (attempts reset).",
+        OperatorAction.RETRY: (
+            "Run a failed, escalated or cancelled job again: the model is asked anew, starting "
+            "from the recorded evidence and the previous handoff (attempts reset)."
+        ),
     }[action]
     return command
 

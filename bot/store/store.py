@@ -423,13 +423,24 @@ class Store:
         self._wakeup.wait(timeout)
 
     # --- humans -----------------------------------------------------------------------------
-    def operator(self, job_id: str, action: OperatorAction, *, by: str, reason: str) -> Job:
+    def operator(
+        self,
+        job_id: str,
+        action: OperatorAction,
+        *,
+        by: str,
+        reason: str,
+        from_start: bool = False,
+    ) -> Job:
         """Audited operator action. Running jobs: pause/cancel set `control` and take effect at
-        the next step boundary. Raises JobNotFound, IllegalTransition."""
+        the next step boundary. `from_start` (retry only): the new run discards the old steps.
+        Raises JobNotFound, IllegalTransition."""
         action = OperatorAction(action)
         with self._write() as conn:
             job = job_from_row(self._lock(conn, job_id))
-            values, audit, change = transitions.operator_plan(job, action, by=by, reason=reason)
+            values, audit, change = transitions.operator_plan(
+                job, action, by=by, reason=reason, from_start=from_start
+            )
             new, _ = transitions.write_status(
                 conn,
                 job_id,
