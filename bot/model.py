@@ -59,6 +59,8 @@ class EventKind(enum.StrEnum):
     HANDOFF = "handoff"
     ERROR = "error"
     POLICY_CHANGED = "policy_changed"  # the policy in force differs from the last request's
+    WAIT_REMINDER = "wait_reminder"  # waited `waits.remind_after` for a human; thread reminded
+    WAIT_EXPIRED = "wait_expired"  # waited `waits.give_up_after`; the job escalates
 
 
 class OperatorAction(enum.StrEnum):

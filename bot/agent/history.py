@@ -29,10 +29,19 @@ class ToolCall:
     answer: Event | None = None
     approval_requested: Event | None = None
     approval: Event | None = None
+    expired: Event | None = None  # wait_expired: nobody replied in time
 
     @property
     def done(self) -> bool:
         return self.result is not None
+
+    @property
+    def gave_up(self) -> bool:
+        """Waiting for a human who did not reply within `waits.give_up_after`."""
+        unanswered = (self.question is not None and self.answer is None) or (
+            self.approval_requested is not None and self.approval is None
+        )
+        return unanswered and self.expired is not None
 
 
 @dataclass
@@ -189,6 +198,8 @@ class History:
             self._first_waiting("question", "answer", event)
         elif kind == "approval":
             self._first_waiting("approval_requested", "approval", event)
+        elif kind == "wait_expired":
+            self._attach("expired", d, event)
         elif kind == "degraded":
             self.degraded.append(event)
         elif kind == "assumption":

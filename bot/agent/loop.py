@@ -41,6 +41,7 @@ from bot.handoff.model import Handoff
 from bot.metrics import Metrics
 from bot.model import EventKind, JobStatus
 from bot.notify import Notifier, Progress
+from bot.waits import duration
 from integrations.access import current_policy
 from integrations.errors import AccessDenied
 from integrations.scrubber import Scrubber
@@ -199,6 +200,12 @@ class AgentHandler:
     # --- tools ----------------------------------------------------------------------------
     def _finish_turn(self, env: StepEnv, history: History, turn: Turn) -> HandlerResult | None:
         for call in turn.pending():
+            if call.gave_up:
+                assert call.expired is not None
+                after = float(call.expired.data.get("after_seconds", 0))
+                what = "the approval request" if call.approval_requested else "the question"
+                why = f"nobody answered {what} within {duration(after)}"
+                return self._stop(env, history, why, {"wait": call.tool_use_id})
             if call.name == "submit_handoff":
                 result = self._submit(env, history, call)
             else:
