@@ -61,6 +61,7 @@ class EventKind(enum.StrEnum):
     POLICY_CHANGED = "policy_changed"  # the policy in force differs from the last request's
     WAIT_REMINDER = "wait_reminder"  # waited `waits.remind_after` for a human; thread reminded
     WAIT_EXPIRED = "wait_expired"  # waited `waits.give_up_after`; the job escalates
+    TOKEN_REFRESHED = "token_refreshed"  # an integration renewed or re-read its credentials
 
 
 class OperatorAction(enum.StrEnum):

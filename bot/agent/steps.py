@@ -14,6 +14,7 @@ from bot.agent.toolbox import Toolbox, ToolOutcome
 from bot.agent.tools import LOCAL_TOOLS, RunCommand, ToolInputError, call_key, parse_input
 from bot.handler import JobContext
 from bot.metrics import Metrics
+from bot.model import EventKind
 from bot.notify import Notifier
 from sandbox.policy import Policy
 
@@ -118,7 +119,10 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
         return None
 
     _announce(env, call, base, rerun=call.call is not None and call.approval is None)
+    env.toolbox.refreshes.drain()  # anything left over belongs to no call of this job
     outcome = env.toolbox.run(call.name, args, env.policy, env.tenant)
+    for dependency, what in env.toolbox.refreshes.drain():
+        ctx.append(EventKind.TOKEN_REFRESHED, {**base, "dependency": dependency, "what": what})
     _record(env, base, outcome, note)
     return None
 
