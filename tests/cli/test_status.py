@@ -18,7 +18,7 @@ pytestmark = pytest.mark.db
 
 def test_lease_expired_with_no_worker_running_is_shown(store: Store, database_url: str) -> None:
     job, _ = store.submit(Ticket("checkout is down", channel="C1"))
-    claimed = store.claim("w-gone", lease_ttl=0.2)
+    claimed = store.claim("w-gone", lease_ttl=2.0)
     assert claimed is not None
     _, lease = claimed
     store.append(lease, "model_request", {"step": 3, "model": "m"})
