@@ -31,14 +31,20 @@ _PAIRS = {
 }
 
 
+def _open(events: list[Event], wait: Wait) -> Event | None:
+    """The oldest ask of this kind with no reply; an ask given up on (`wait_expired`) is
+    closed, so a later reply goes to a later ask."""
+    asks, replies = _PAIRS[wait]
+    expired = {e.data.get("ask_seq") for e in events if e.kind == EventKind.WAIT_EXPIRED}
+    asked = [e for e in events if e.kind == asks and e.seq not in expired]
+    answered = sum(e.kind == replies for e in events)
+    return asked[answered] if len(asked) > answered else None
+
+
 def open_wait(events: list[Event], wait: Wait) -> str | None:
     """The open question (or the action awaiting approval), if there is one."""
-    asks, replies = _PAIRS[wait]
-    asked = [e for e in events if e.kind == asks]
-    answered = sum(e.kind == replies for e in events)
-    if len(asked) > answered:
-        return str(asked[answered].data.get("question", ""))
-    return None
+    ask = _open(events, wait)
+    return None if ask is None else str(ask.data.get("question", ""))
 
 
 def require_wait(store: Store, job_id: str, wait: Wait) -> str:
@@ -57,12 +63,8 @@ def require_wait(store: Store, job_id: str, wait: Wait) -> str:
 
 def open_ask(events: list[Event]) -> Event | None:
     """The oldest question or approval request nobody has replied to yet."""
-    open_asks = []
-    for asks, replies in _PAIRS.values():
-        asked = [e for e in events if e.kind == asks]
-        answered = sum(e.kind == replies for e in events)
-        if len(asked) > answered:
-            open_asks.append(asked[answered])
+    waits: tuple[Wait, ...] = ("question", "approval")
+    open_asks = [ask for wait in waits if (ask := _open(events, wait)) is not None]
     return min(open_asks, key=lambda e: e.seq, default=None)
 
 

@@ -223,6 +223,8 @@ class History:
     def _first_waiting(self, asked: str, answered: str, event: Event) -> None:
         """A human's reply belongs to the oldest open question of its kind."""
         for call in self.calls.values():
+            if call.expired is not None:
+                continue  # given up on: the reply is for a later ask
             if getattr(call, asked) is not None and getattr(call, answered) is None:
                 setattr(call, answered, event)
                 return

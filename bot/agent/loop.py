@@ -184,6 +184,19 @@ class AgentHandler:
         if history.retry is None or turn is None:
             return
         for call in turn.pending():
+            if call.gave_up and call.expired is not None and call.expired.seq < history.retry.seq:
+                # the run gave up waiting for a human: the new run goes on without the reply
+                env.ctx.append(
+                    "tool_result",
+                    {
+                        "tool_use_id": call.tool_use_id,
+                        "name": call.name,
+                        "content": "No human replied within the wait limit; continue without it.",
+                        "is_error": True,
+                        "retry": True,
+                    },
+                )
+                continue
             called = call.call
             if call.name == "submit_handoff" and called and called.seq < history.retry.seq:
                 env.ctx.append(

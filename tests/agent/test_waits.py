@@ -10,7 +10,7 @@ import pytest
 
 from bot import waits
 from bot.errors import NotWaiting
-from bot.model import JobStatus, Ticket
+from bot.model import JobStatus, OperatorAction, Ticket
 from bot.store import Store
 from bot.worker.worker import Worker
 from sandbox.policy import Waits
@@ -50,8 +50,10 @@ def test_reminder_then_give_up_escalates_with_what_it_has(store: Store, running:
     ]
     assert reminder.data["ask_seq"] == question.seq
     assert reminder.data["waited_seconds"] >= WAITS.remind_after
-    post = store.outbox_get(f"{job.id}:reminder:{question.seq}")
-    assert post is not None and post.payload["thread_ts"] == "1.5"
+    post = wait_until(
+        lambda: store.outbox_get(f"{job.id}:reminder:{question.seq}"), 30, "the reminder post"
+    )
+    assert post.payload["thread_ts"] == "1.5"
     assert "Which order id failed?" in post.payload["text"]
 
     final = wait_until(
@@ -67,6 +69,13 @@ def test_reminder_then_give_up_escalates_with_what_it_has(store: Store, running:
     # a late answer is refused, not attached to a job that no longer waits
     with pytest.raises(NotWaiting):
         waits.require_wait(store, job.id, "question")
+    # an operator's retry goes on without the reply and asks the model anew
+    store.operator(job.id, OperatorAction.RETRY, by="U-op", reason="they answered by phone")
+    again = wait_until(
+        lambda: (j := store.get(job.id)).status.terminal and j, 30, "the retried run ends"
+    )
+    assert again.status == JobStatus.SUCCEEDED
+    assert len(store.events(job.id, kinds=["handoff"])) == 2
 
 
 def test_an_answer_in_time_means_no_give_up(store: Store, running: Worker) -> None:
