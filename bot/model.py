@@ -58,6 +58,10 @@ class EventKind(enum.StrEnum):
     ESCALATION_SCORE = "escalation_score"
     HANDOFF = "handoff"
     ERROR = "error"
+    POLICY_CHANGED = "policy_changed"  # the policy in force differs from the last request's
+    WAIT_REMINDER = "wait_reminder"  # waited `waits.remind_after` for a human; thread reminded
+    WAIT_EXPIRED = "wait_expired"  # waited `waits.give_up_after`; the job escalates
+    TOKEN_REFRESHED = "token_refreshed"  # an integration renewed or re-read its credentials
 
 
 class OperatorAction(enum.StrEnum):

@@ -38,6 +38,12 @@ def summary(event: Event) -> str:
         return f"on {d.get('worker', '?')} (attempt {d.get('attempt')}, fence {d.get('fence')})"
     if k == "interrupted":
         return f"worker {d.get('worker')} lost its lease (attempt {d.get('attempt')})"
+    if k == "token_refreshed":
+        return f"{d.get('dependency')}: {d.get('what')}"
+    if k == "policy_changed":
+        return f"policy {str(d.get('from'))[:12]} → {str(d.get('to'))[:12]}"
+    if k in ("wait_reminder", "wait_expired"):
+        return f"waited {d.get('waited_seconds')} s for a human (limit {d.get('after_seconds')} s)"
     if k == "operator_action":
         return f"{d.get('action')} by {d.get('by')}: {d.get('reason')}"
     if k == "model_request":

@@ -41,6 +41,7 @@ from integrations.errors import (
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Outcome
+from integrations.refresh import RefreshObserver, notify
 from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 
@@ -92,8 +93,10 @@ class KubernetesClient:
         retry: RetryPolicy | None = None,
         metrics: Any | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_refresh: RefreshObserver | None = None,
     ) -> None:
         self.settings = settings
+        self._on_refresh = on_refresh
         self._policy = policy_loader
         self.scrubber = scrubber
         self.guard = Guard(
@@ -326,8 +329,10 @@ class KubernetesClient:
             return self._translate(call, self._client())
         except AuthExpired:
             pass
+        api = self._client(reload=True)
+        notify(self._on_refresh, "kubernetes", f"token re-read after 401 ({self._auth})")
         try:
-            return self._translate(call, self._client(reload=True))
+            return self._translate(call, api)
         except AuthExpired as exc:
             raise AuthError(
                 "the Kubernetes API rejects the token (401) even after re-reading it; check the "

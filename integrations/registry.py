@@ -12,6 +12,7 @@ from integrations.health import Health, check_all
 from integrations.http import HttpClient, apis_from_settings
 from integrations.kubernetes import KubernetesClient
 from integrations.logs import LogStores
+from integrations.refresh import RefreshObserver
 from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
 
@@ -33,11 +34,13 @@ class Integrations:
         *,
         environ: Mapping[str, str] | None = None,
         metrics: Any | None = None,
+        on_refresh: RefreshObserver | None = None,
     ) -> Integrations:
         """`environ` is the process environment, passed by the entry point, for
-        `platform_api_auth` entries of the form "env:VAR"."""
+        `platform_api_auth` entries of the form "env:VAR". `on_refresh` hears every credential
+        refresh (Vault re-login/renewal, Kubernetes token re-read)."""
         vault = (
-            VaultClient(settings, policy, scrubber, metrics=metrics)
+            VaultClient(settings, policy, scrubber, metrics=metrics, on_refresh=on_refresh)
             if settings.vault_addr
             else None
         )
@@ -45,7 +48,7 @@ class Integrations:
             settings.kube_api_server or settings.kubeconfig or settings.kube_in_cluster
         )
         kubernetes = (
-            KubernetesClient(settings, policy, scrubber, metrics=metrics)
+            KubernetesClient(settings, policy, scrubber, metrics=metrics, on_refresh=on_refresh)
             if kube_configured
             else None
         )

@@ -29,6 +29,7 @@ from integrations.errors import (
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Outcome
+from integrations.refresh import RefreshObserver, notify
 from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from integrations.secret import Secret
@@ -59,8 +60,10 @@ class VaultClient:
         metrics: Any | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_refresh: RefreshObserver | None = None,
     ) -> None:
         self.settings = settings
+        self._on_refresh = on_refresh
         self._policy = policy_loader
         self.scrubber = scrubber
         self.guard = Guard(
@@ -227,10 +230,14 @@ class VaultClient:
                 try:
                     auth = self._translate(lambda: client.auth.token.renew_self())["auth"]
                     self._set_lease(float(auth.get("lease_duration") or 0), True)
+                    notify(self._on_refresh, "vault", "token renewed before expiry")
                     return
                 except (AuthError, BadRequest):
                     pass  # could not renew: a fresh login below
             self._login()
+            notify(
+                self._on_refresh, "vault", f"re-login ({self.settings.vault_auth}): token expiring"
+            )
 
     def _call(self, fn: Callable[[hvac.Client], T], *, auth: bool = True) -> T:
         """One Vault call; on a rejected token, log in again once and retry."""
@@ -245,6 +252,7 @@ class VaultClient:
         with self._lock:
             self._logged_in = False
             self._login()
+        notify(self._on_refresh, "vault", f"re-login ({self.settings.vault_auth}): token rejected")
         try:
             return self._translate(lambda: fn(client))
         except AuthExpired as exc:

@@ -96,6 +96,17 @@ class Budgets(_Strict):
     )
 
 
+class Waits(_Strict):
+    """How long a job waits for a human (an answer or an approval) before acting on its own."""
+
+    remind_after: float = Field(
+        default=3600, gt=0, description="seconds before a reminder is posted in the thread"
+    )
+    give_up_after: float = Field(
+        default=86400, gt=0, description="seconds before the job escalates with what it has"
+    )
+
+
 class Limits(_Strict):
     command_timeout_seconds: float = 20
     output_cap_bytes: int = 65_536
@@ -119,6 +130,7 @@ class Policy(_Strict):
     approvals: Approvals = Field(default_factory=Approvals)
     escalation: Escalation = Field(default_factory=Escalation)
     budgets: Budgets = Field(default_factory=Budgets)
+    waits: Waits = Field(default_factory=Waits)
     limits: Limits = Field(default_factory=Limits)
     layers: list[Layer] = Field(
         default_factory=list, description="investigation layers, cheap first"

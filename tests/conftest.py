@@ -36,6 +36,10 @@ STATUS_RECORD_KEYS = (
     "last_error",
     "degraded",
     "verdict",
+    "current_step",
+    "layer",
+    "lease_expired",
+    "versions",
 )
 
 

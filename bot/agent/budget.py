@@ -27,13 +27,14 @@ class Exhausted:
 
 def exhausted(history: History, budgets: Budgets, extra_seconds: float = 0.0) -> Exhausted | None:
     """The first budget that leaves no room for another model call."""
-    if history.steps >= budgets.steps:
-        return Exhausted("steps", history.steps, budgets.steps)
-    elapsed = round(history.active_seconds + extra_seconds, 1)
+    # per run: an operator's retry gives the new run the whole budget again
+    if history.run_steps >= budgets.steps:
+        return Exhausted("steps", history.run_steps, budgets.steps)
+    elapsed = round(history.run_active_seconds + extra_seconds, 1)
     if elapsed >= budgets.wall_seconds:
         return Exhausted("wall_seconds", elapsed, budgets.wall_seconds)
-    if history.tokens >= budgets.tokens:
-        return Exhausted("tokens", history.tokens, budgets.tokens)
+    if history.run_tokens >= budgets.tokens:
+        return Exhausted("tokens", history.run_tokens, budgets.tokens)
     return None
 
 

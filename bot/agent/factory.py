@@ -8,6 +8,7 @@ from typing import Any
 from bot.agent.errors import AgentError
 from bot.agent.loop import AgentConfig, AgentHandler
 from bot.agent.model import AnthropicModel, ModelClient
+from bot.agent.refreshes import RefreshEvents
 from bot.agent.retry import RetryPolicy
 from bot.agent.score import PastTickets
 from bot.agent.toolbox import Clients, CommandSandbox, SandboxRunner, Toolbox
@@ -54,12 +55,13 @@ def build_agent(
     *,
     model: ModelClient | None = None,
     sandbox: CommandSandbox | None = None,
+    refreshes: RefreshEvents | None = None,
 ) -> AgentHandler:
     """The agent for a worker. `store` supplies past tickets for the escalation score;
     `policy_loader` is a `PolicyLoader`, a callable or a `Policy`; `clients` holds the
     integrations this deployment has (missing ones degrade their tools)."""
     scrubber = scrubber or Scrubber()
-    toolbox = Toolbox(clients or Clients(), sandbox or SandboxRunner(), scrubber)
+    toolbox = Toolbox(clients or Clients(), sandbox or SandboxRunner(), scrubber, refreshes)
     return AgentHandler(
         agent_config(settings),
         model or model_client(settings, scrubber),
@@ -78,12 +80,19 @@ def clients_from_settings(
     *,
     environ: Mapping[str, str] | None = None,
     metrics: Metrics | None = None,
+    refreshes: RefreshEvents | None = None,
 ) -> Clients:
-    """Every integration the settings configure (`integrations.registry`)."""
+    """Every integration the settings configure (`integrations.registry`); their credential
+    refreshes go to `refreshes`."""
     from integrations.registry import Integrations
 
     found = Integrations.from_settings(
-        settings, policy_loader, scrubber, environ=environ, metrics=metrics
+        settings,
+        policy_loader,
+        scrubber,
+        environ=environ,
+        metrics=metrics,
+        on_refresh=refreshes.record if refreshes is not None else None,
     )
     return Clients(vault=found.vault, kubernetes=found.kubernetes, http=found.http, logs=found.logs)
 
@@ -124,8 +133,19 @@ def build_agent_for_worker(
 
     loader = policy_loader if policy_loader is not None else PolicyLoader(settings.policy)
     scrubber = Scrubber()
-    clients = clients_from_settings(settings, loader, scrubber, environ=environ, metrics=metrics)
+    refreshes = RefreshEvents()
+    clients = clients_from_settings(
+        settings, loader, scrubber, environ=environ, metrics=metrics, refreshes=refreshes
+    )
     sandbox = runner_sandbox(settings, environ or {})
     return build_agent(
-        settings, store, loader, scrubber, notifier, metrics, clients, sandbox=sandbox
+        settings,
+        store,
+        loader,
+        scrubber,
+        notifier,
+        metrics,
+        clients,
+        sandbox=sandbox,
+        refreshes=refreshes,
     )

@@ -29,10 +29,19 @@ class ToolCall:
     answer: Event | None = None
     approval_requested: Event | None = None
     approval: Event | None = None
+    expired: Event | None = None  # wait_expired: nobody replied in time
 
     @property
     def done(self) -> bool:
         return self.result is not None
+
+    @property
+    def gave_up(self) -> bool:
+        """Waiting for a human who did not reply within `waits.give_up_after`."""
+        unanswered = (self.question is not None and self.answer is None) or (
+            self.approval_requested is not None and self.approval is None
+        )
+        return unanswered and self.expired is not None
 
 
 @dataclass
@@ -66,6 +75,12 @@ class History:
     active_seconds: float = 0.0
     started_at: datetime | None = None
     last_at: datetime | None = None
+    # An operator's retry starts a new run: `retry` is its operator_action, `retried_handoff`
+    # the handoff the previous run ended with, `run_base` (steps, tokens, active seconds) what
+    # earlier runs used, so budgets apply to each run afresh.
+    retry: Event | None = None
+    retried_handoff: dict[str, Any] | None = None
+    run_base: tuple[int, int, float] = (0, 0, 0.0)
 
     @property
     def last_turn(self) -> Turn | None:
@@ -75,6 +90,18 @@ class History:
     def steps(self) -> int:
         return len(self.turns)
 
+    @property
+    def run_steps(self) -> int:
+        return self.steps - self.run_base[0]
+
+    @property
+    def run_tokens(self) -> int:
+        return self.tokens - self.run_base[1]
+
+    @property
+    def run_active_seconds(self) -> float:
+        return self.active_seconds - self.run_base[2]
+
     @classmethod
     def parse(cls, events: list[Event]) -> History:
         h = cls()
@@ -83,6 +110,8 @@ class History:
         for event in events:
             h._clock(event, counting=running and not waiting)
             kind = event.kind
+            if kind == "operator_action" and event.data.get("action") == "retry":
+                h = h._new_run(event)
             if kind == "claimed":
                 running, waiting = True, False
                 h.last_claim_seq = event.seq
@@ -100,6 +129,22 @@ class History:
                 waiting = False
             h._apply(event)
         return h
+
+    def _new_run(self, retry: Event) -> History:
+        """The history the run an operator's retry starts sees. `--from-start` drops every
+        earlier step (only the ticket's own context stays); a plain retry keeps the evidence
+        and conversation and lets the model conclude anew."""
+        if retry.data.get("from_start"):
+            fresh = History(previous_handoff=self.previous_handoff, retry=retry)
+            fresh.started_at, fresh.last_at = self.started_at, self.last_at
+            return fresh
+        self.retried_handoff = self.handoff.data if self.handoff is not None else None
+        self.handoff = None
+        self.retry = retry
+        # state may have changed since the last run: calls may be repeated (loop guard)
+        self.last_drift_seq = retry.seq
+        self.run_base = (self.steps, self.tokens, self.active_seconds)
+        return self
 
     def _clock(self, event: Event, *, counting: bool) -> None:
         """Running time: only gaps while a worker held the job and no human was being waited
@@ -153,6 +198,8 @@ class History:
             self._first_waiting("question", "answer", event)
         elif kind == "approval":
             self._first_waiting("approval_requested", "approval", event)
+        elif kind == "wait_expired":
+            self._attach("expired", d, event)
         elif kind == "degraded":
             self.degraded.append(event)
         elif kind == "assumption":
@@ -176,6 +223,8 @@ class History:
     def _first_waiting(self, asked: str, answered: str, event: Event) -> None:
         """A human's reply belongs to the oldest open question of its kind."""
         for call in self.calls.values():
+            if call.expired is not None:
+                continue  # given up on: the reply is for a later ask
             if getattr(call, asked) is not None and getattr(call, answered) is None:
                 setattr(call, answered, event)
                 return

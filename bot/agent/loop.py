@@ -26,7 +26,7 @@ from bot.agent.errors import (
 from bot.agent.finish import NoHistory, build_handoff, premature_escalation, stopped_handoff
 from bot.agent.history import History, ToolCall, Turn
 from bot.agent.ledger import layer_of
-from bot.agent.messages import build_messages
+from bot.agent.messages import build_messages, retry_text
 from bot.agent.model import ModelClient, ModelRequest
 from bot.agent.prompt import system_blocks
 from bot.agent.retry import RetryNotice, RetryPolicy, call_with_retries
@@ -34,12 +34,14 @@ from bot.agent.score import PastTickets
 from bot.agent.steps import StepEnv, Waiting, run_call
 from bot.agent.toolbox import Toolbox
 from bot.agent.tools import SubmitHandoff, ToolInputError, parse_input, tool_definitions
+from bot.agent.versions import policy_digest, request_versions
 from bot.errors import LeaseLost, StopRequested
 from bot.handler import HandlerResult, JobContext
 from bot.handoff.model import Handoff
 from bot.metrics import Metrics
-from bot.model import JobStatus
+from bot.model import EventKind, JobStatus
 from bot.notify import Notifier, Progress
+from bot.waits import duration
 from integrations.access import current_policy
 from integrations.errors import AccessDenied
 from integrations.scrubber import Scrubber
@@ -120,6 +122,7 @@ class AgentHandler:
         tenant = ticket.tenant or policy.tenant_for_channel(ticket.channel)
         env = StepEnv(ctx, policy, tenant, self.toolbox, self.notifier, self.metrics)
         self._check_pause_drift(env, History.parse(ctx.events))
+        self._open_retry(env, History.parse(ctx.events))
         compacted_for_size = False
         while True:
             history = History.parse(ctx.events)
@@ -132,7 +135,7 @@ class AgentHandler:
                     return outcome
                 continue
             if turn is None or turn.response is not None:
-                limit = exhausted(history, policy.budgets)
+                limit = exhausted(history, env.policy.budgets)
                 if limit is not None:
                     return self._stop(env, history, limit.describe(), {"budget": limit.budget})
                 if history.last_input_tokens > self.config.context_tokens:
@@ -140,6 +143,7 @@ class AgentHandler:
                     if data is not None:
                         ctx.append("compacted", data)
                         continue
+                self._refresh_policy(env)
                 ctx.append("model_request", self._request_event(history, env))
                 history = History.parse(ctx.events)
             try:
@@ -171,9 +175,50 @@ class AgentHandler:
                 },
             )
 
+    def _open_retry(self, env: StepEnv, history: History) -> None:
+        """A retried run continues the conversation: the previous run's `submit_handoff` call
+        gets its result now (the operator's request and the old handoff), so the model is asked
+        anew instead of the old handoff being delivered again. Idempotent: a call with a
+        result is not pending any more."""
+        turn = history.last_turn
+        if history.retry is None or turn is None:
+            return
+        for call in turn.pending():
+            if call.gave_up and call.expired is not None and call.expired.seq < history.retry.seq:
+                # the run gave up waiting for a human: the new run goes on without the reply
+                env.ctx.append(
+                    "tool_result",
+                    {
+                        "tool_use_id": call.tool_use_id,
+                        "name": call.name,
+                        "content": "No human replied within the wait limit; continue without it.",
+                        "is_error": True,
+                        "retry": True,
+                    },
+                )
+                continue
+            called = call.call
+            if call.name == "submit_handoff" and called and called.seq < history.retry.seq:
+                env.ctx.append(
+                    "tool_result",
+                    {
+                        "tool_use_id": call.tool_use_id,
+                        "name": call.name,
+                        "content": self.scrubber.scrub(retry_text(history)),
+                        "is_error": False,
+                        "retry": True,
+                    },
+                )
+
     # --- tools ----------------------------------------------------------------------------
     def _finish_turn(self, env: StepEnv, history: History, turn: Turn) -> HandlerResult | None:
         for call in turn.pending():
+            if call.gave_up:
+                assert call.expired is not None
+                after = float(call.expired.data.get("after_seconds", 0))
+                what = "the approval request" if call.approval_requested else "the question"
+                why = f"nobody answered {what} within {duration(after)}"
+                return self._stop(env, history, why, {"wait": call.tool_use_id})
             if call.name == "submit_handoff":
                 result = self._submit(env, history, call)
             else:
@@ -236,7 +281,31 @@ class AgentHandler:
 
     # --- the model ------------------------------------------------------------------------
     def _request_event(self, history: History, env: StepEnv) -> dict[str, Any]:
-        return {"step": history.steps + 1, "model": self.config.model}
+        versions = request_versions(
+            self.config.model, system_blocks(env.policy), self.tools, env.policy
+        )
+        return {"step": history.steps + 1, "model": self.config.model, "versions": versions}
+
+    def _refresh_policy(self, env: StepEnv) -> None:
+        """Take the policy in force now (it reloads without a restart) before each model
+        request; a different policy than the last request ran under is a `policy_changed`
+        event, so the trace shows where the rules moved under the job."""
+        policy = self.policy()
+        now = policy_digest(policy)
+        last = next(
+            (
+                e.data.get("versions", {}).get("policy")
+                for e in reversed(env.ctx.events)
+                if e.kind == "model_request"
+            ),
+            None,
+        )
+        if last is not None and last != now:
+            env.ctx.append(
+                EventKind.POLICY_CHANGED,
+                {"from": last, "to": now, "version": policy.version},
+            )
+        env.policy = policy
 
     def _call_model(self, env: StepEnv, history: History) -> dict[str, Any]:
         messages = build_messages(

@@ -51,6 +51,32 @@ def previous_handoff_text(ticket: Ticket, handoff: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def retry_text(history: History) -> str:
+    """What the model is told when an operator asks for a new run of a finished job."""
+    assert history.retry is not None
+    d = history.retry.data
+    lines = [
+        f"An operator ({d.get('by', 'unknown')}) asked for a new run of this investigation: "
+        f"{d.get('reason') or 'no reason given'}."
+    ]
+    handoff = history.retried_handoff
+    if handoff is not None:
+        lines.append(
+            f"The previous run ended {handoff.get('verdict', 'without a verdict')}: "
+            f"{handoff.get('summary', '')}"
+        )
+        for key, title in (("could_not_reach", "Could not reach"), ("assumptions", "Assumed")):
+            items = handoff.get(key) or []
+            if items:
+                lines.append(f"{title}:")
+                lines.extend(f"- {item}" for item in items)
+    lines.append(
+        "The evidence above is from the earlier run and may be stale. Re-check what matters, "
+        "try sources that failed before, then call submit_handoff with a new handoff."
+    )
+    return "\n".join(lines)
+
+
 def result_text(call: ToolCall, cap: int) -> tuple[str, bool]:
     """What the model sees for a finished call, and whether it is an error."""
     assert call.result is not None
@@ -117,6 +143,13 @@ def build_messages(
         # a pause noticed during this turn is told with its results
         following = turns[i + 1].request.seq if i + 1 < len(turns) else 1 << 62
         reply += _drift_notes(history, following, turn.response.seq)
+        retry = history.retry
+        if (
+            retry is not None
+            and turn.response.seq < retry.seq < following
+            and not any(c.result is not None and c.result.data.get("retry") for c in turn.tools)
+        ):
+            reply.append({"type": "text", "text": retry_text(history)})
         messages.append({"role": "user", "content": reply})
     return messages
 

@@ -9,10 +9,12 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from bot.agent.history import History, ToolCall
+from bot.agent.ledger import layer_of
 from bot.agent.toolbox import Toolbox, ToolOutcome
 from bot.agent.tools import LOCAL_TOOLS, RunCommand, ToolInputError, call_key, parse_input
 from bot.handler import JobContext
 from bot.metrics import Metrics
+from bot.model import EventKind
 from bot.notify import Notifier
 from sandbox.policy import Policy
 
@@ -117,13 +119,19 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
         return None
 
     _announce(env, call, base, rerun=call.call is not None and call.approval is None)
+    env.toolbox.refreshes.drain()  # anything left over belongs to no call of this job
     outcome = env.toolbox.run(call.name, args, env.policy, env.tenant)
+    for dependency, what in env.toolbox.refreshes.drain():
+        ctx.append(EventKind.TOKEN_REFRESHED, {**base, "dependency": dependency, "what": what})
     _record(env, base, outcome, note)
     return None
 
 
 def _announce(env: StepEnv, call: ToolCall, base: dict[str, Any], *, rerun: bool = False) -> None:
     data = {**base, "input": env.toolbox.scrubber.scrub_obj(call.input), "step": call.step}
+    layer = layer_of(env.policy, call.name)
+    if layer is not None:
+        data["layer"] = layer  # what `show` reports as the job's current layer
     if rerun:
         data["rerun"] = True  # the previous attempt was in flight when its worker died
     env.ctx.append("tool_call", data)

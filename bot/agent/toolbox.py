@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.agent import tools as t
+from bot.agent.refreshes import RefreshEvents
 from integrations.outcome import Degraded, Ok
 from integrations.scrubber import Scrubber
 from sandbox.gate import Gate
@@ -95,11 +96,17 @@ _NEEDS = {
 
 class Toolbox:
     def __init__(
-        self, clients: Clients, sandbox: CommandSandbox | None, scrubber: Scrubber
+        self,
+        clients: Clients,
+        sandbox: CommandSandbox | None,
+        scrubber: Scrubber,
+        refreshes: RefreshEvents | None = None,
     ) -> None:
         self.clients = clients
         self.sandbox = sandbox
         self.scrubber = scrubber
+        # fed by the integrations' on_refresh observer (see bot/agent/factory.py)
+        self.refreshes = refreshes or RefreshEvents()
 
     def close(self) -> None:
         """Close the integration clients and the sandbox's executor."""

@@ -15,7 +15,7 @@ from bot import timeline
 from bot.cli.common import console, errors_to_exit, load_settings, print_json
 from bot.model import MAX_TICKET_CHARS, Job, JobStatus, OperatorAction, Ticket
 from bot.store import Store, open_store
-from bot.store.views import status_record
+from bot.store.views import status_record, status_text
 
 JSON_OPT = typer.Option(False, "--json", help="Print the record as JSON.")
 
@@ -38,11 +38,18 @@ def _operator(action: OperatorAction) -> Any:
             None, "--by", help="Who is acting (default: your login), recorded in the audit."
         ),
         reason: str = typer.Option(..., "--reason", help="Why, recorded in the audit."),
+        from_start: bool = typer.Option(
+            False,
+            "--from-start",
+            help="Retry only: the new run discards the old steps instead of continuing from "
+            "the recorded evidence and the previous handoff.",
+            hidden=action != OperatorAction.RETRY,
+        ),
         json_: bool = JSON_OPT,
     ) -> None:
         who = by or f"cli:{getpass.getuser()}"
         with _store() as store, errors_to_exit():
-            job = store.operator(job_id, action, by=who, reason=reason)
+            job = store.operator(job_id, action, by=who, reason=reason, from_start=from_start)
             record = status_record(store, job)
         if json_:
             print_json(record)
@@ -57,7 +64,10 @@ def _operator(action: OperatorAction) -> Any:
         OperatorAction.CANCEL: "Cancel a job (a running job stops at its next step boundary).",
         OperatorAction.PAUSE: "Pause a job (a running job stops at its next step boundary).",
         OperatorAction.RESUME: "Resume a paused job (back to the queue).",
-        OperatorAction.RETRY: "Retry a failed, escalated or cancelled job (attempts reset).",
+        OperatorAction.RETRY: (
+            "Run a failed, escalated or cancelled job again: the model is asked anew, starting "
+            "from the recorded evidence and the previous handoff (attempts reset)."
+        ),
     }[action]
     return command
 
@@ -70,7 +80,7 @@ def _jobs_table(jobs: list[Job]) -> Table:
         text = job.ticket.text.replace("\n", " ")
         table.add_row(
             job.id,
-            job.status.value,
+            status_text(job),
             f"{job.attempts}/{job.max_attempts}",
             job.ticket.tenant or "",
             job.ticket.channel or "",
@@ -78,6 +88,14 @@ def _jobs_table(jobs: list[Job]) -> Table:
             text if len(text) <= 60 else text[:57] + "...",
         )
     return table
+
+
+def _versions_line(seen: dict[str, Any]) -> str:
+    return (
+        f"from step {seen.get('from_step')}: model {seen.get('model')} · system prompt "
+        f"{str(seen.get('system_prompt'))[:12]} · tools {str(seen.get('tools'))[:12]} · "
+        f"policy {str(seen.get('policy'))[:12]}"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -136,12 +154,20 @@ def register(app: typer.Typer) -> None:
     def show(job_id: str = typer.Argument(..., metavar="JOB"), json_: bool = JSON_OPT) -> None:
         """Show one job's status record."""
         with _store() as store, errors_to_exit():
-            record = status_record(store, store.get(job_id))
+            job = store.get(job_id)
+            record = status_record(store, job)
         if json_:
             print_json(record)
             return
         width = max(len(k) for k in record)
         for k, v in record.items():
+            if k == "status":
+                v = status_text(job)
+            if k == "versions":
+                typer.echo(f"{k:<{width}}  {'-' if not v else ''}")
+                for seen in v:
+                    typer.echo(f"  {_versions_line(seen)}")
+                continue
             if isinstance(v, dict | list):
                 v = json.dumps(v) if v else "-"
             typer.echo(f"{k:<{width}}  {'-' if v is None else v}")
@@ -159,7 +185,7 @@ def register(app: typer.Typer) -> None:
             for event in events:
                 print_json(event.to_dict())
             return
-        typer.echo(f"job {job.id}  {job.status.value}  attempts {job.attempts}")
+        typer.echo(f"job {job.id}  {status_text(job)}  attempts {job.attempts}")
         for event in events:
             typer.echo(timeline.line(event))
 

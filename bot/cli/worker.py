@@ -10,6 +10,7 @@ from types import FrameType
 
 import typer
 
+from bot import waits
 from bot.cli.common import errors_to_exit, load_settings
 from bot.metrics import Metrics
 from bot.ops.wiring import policy_check, start_health
@@ -63,7 +64,12 @@ def register(app: typer.Typer) -> None:
                     environ=dict(os.environ),
                 )
                 w = Worker.from_settings(
-                    settings, store, job_handler, name=worker_name, metrics=metrics
+                    settings,
+                    store,
+                    job_handler,
+                    name=worker_name,
+                    metrics=metrics,
+                    sweep=lambda: waits.sweep(store, policy_loader.current().waits),
                 )
 
                 def _graceful(signum: int, _frame: FrameType | None) -> None:

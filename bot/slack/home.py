@@ -9,6 +9,7 @@ from typing import Any
 from bot.handoff.render_slack import context, escape, header, section
 from bot.model import EventKind, Job
 from bot.slack.messages import operator_buttons
+from bot.store import views
 from bot.store.store import Store
 
 MAX_JOBS = 20  # each job takes 3 blocks; a Home view holds 100
@@ -32,7 +33,7 @@ def degraded(store: Store, job_id: str) -> list[str]:
 
 
 def job_line(store: Store, job: Job) -> str:
-    parts = [f"`{job.id}`", f"*{job.status.value}*", f"{age(job.created_at)} old"]
+    parts = [f"`{job.id}`", f"*{views.status_text(job)}*", f"{age(job.created_at)} old"]
     if job.ticket.tenant:
         parts.append(f"tenant {escape(job.ticket.tenant)}")
     if job.verdict:

@@ -5,6 +5,8 @@ redelivered event writes nothing twice.
 - a mention in a channel → a ticket job (idempotent on team + channel + ts), 👀, status message
 - a mention in the thread of a finished job → a follow-up job with `parent_job_id`
 - a mention or reply in the thread of a `waiting_human` job → its answer, and it resumes
+- a reply in the thread of a `paused` job → kept as the answer to its open question (used on
+  resume), or the sender is told it was not kept
 - empty, oversized, bot-authored mentions → a clear reply, or ignored
 """
 
@@ -30,7 +32,9 @@ log = logging.getLogger(__name__)
 class Outcome:
     """What the front door did with a message (for logs and tests)."""
 
-    action: str  # created | duplicate | follow_up | answered | busy | empty | too_long | ignored | unmapped
+    # created | duplicate | follow_up | answered | kept | not_kept | busy | empty | too_long
+    # | ignored | unmapped
+    action: str
     job_id: str | None = None
 
 
@@ -70,6 +74,8 @@ class Intake:
             previous = self.store.find_by_thread(channel, str(thread))
             if previous:
                 latest = previous[0]
+                if latest.status == JobStatus.PAUSED and text:
+                    return self._while_paused(latest, event, text)
                 if self._asks(latest) and text:
                     return self._answer(latest, event, text)
                 if not latest.status.terminal:
@@ -153,6 +159,8 @@ class Intake:
         if self.bot_user_id and f"<@{self.bot_user_id}>" in text:
             return Outcome("ignored")  # the app_mention event handles it
         jobs = self.store.find_by_thread(str(event["channel"]), str(thread))
+        if jobs and jobs[0].status == JobStatus.PAUSED:
+            return self._while_paused(jobs[0], event, text.strip())
         if not jobs or not self._asks(jobs[0]):
             return Outcome("ignored")  # approvals come from operators' buttons, not replies
         return self._answer(jobs[0], event, text.strip())
@@ -164,19 +172,45 @@ class Intake:
             return False
         return open_wait(self.store.events(job.id), "question") is not None
 
-    def _answer(self, job: Job, event: dict[str, Any], text: str) -> Outcome:
+    def _answer(
+        self, job: Job, event: dict[str, Any], text: str, *, paused: bool = False
+    ) -> Outcome:
         ts = str(event.get("ts"))
         # Slack redelivers events; the message ts makes the answer idempotent
         for previous in self.store.events(job.id, kinds=[EventKind.HUMAN_ANSWER]):
             if previous.data.get("ts") == ts:
                 return Outcome("duplicate", job.id)
-        self.store.human_event(
-            job.id,
-            EventKind.HUMAN_ANSWER,
-            {"by": event.get("user"), "text": text, "ts": ts, "source": "thread"},
-            requeue=True,
+        data = {"by": event.get("user"), "text": text, "ts": ts, "source": "thread"}
+        if paused:
+            data["while_paused"] = True
+        self.store.human_event(job.id, EventKind.HUMAN_ANSWER, data, requeue=not paused)
+        return Outcome("kept" if paused else "answered", job.id)
+
+    def _while_paused(self, job: Job, event: dict[str, Any], text: str) -> Outcome:
+        """A reply in the thread of a paused job is never dropped silently: an answer to its
+        open question is kept (the agent reads it when an operator resumes the job); anything
+        else is refused and the sender is told so."""
+        channel, ts = str(event["channel"]), str(event.get("ts"))
+        root = str(event.get("thread_ts") or ts)
+        if open_wait(self.store.events(job.id), "question") is not None:
+            outcome = self._answer(job, event, text, paused=True)
+            if outcome.action == "kept":
+                self._reply(
+                    f"kept:{channel}:{ts}",
+                    channel,
+                    root,
+                    f"Job `{job.id}` is paused. I kept your answer; it will be used when an "
+                    "operator resumes the job.",
+                )
+            return outcome
+        self._reply(
+            f"not_kept:{channel}:{ts}",
+            channel,
+            root,
+            f"Job `{job.id}` is paused and is not waiting for an answer, so this message was "
+            "not added to the investigation. Mention me again after an operator resumes it.",
         )
-        return Outcome("answered", job.id)
+        return Outcome("not_kept", job.id)
 
     def _acknowledgements(self, job: Job, channel: str, ts: str) -> list[OutboxPost]:
         """The :eyes: on the mention and the status message, committed with the job."""

@@ -45,6 +45,15 @@ def status_row(job: Job) -> dict[str, Any] | None:
     return {"channel": channel, "thread_ts": thread, **messages.status_message(job.id)}
 
 
+def run_tag(ctx: JobContext) -> str:
+    """Empty for a job's first run, "@N" for the run its N-th operator retry started: a retried
+    job's new handoff gets outbox keys of its own instead of being taken for the old one."""
+    retries = sum(
+        e.kind == "operator_action" and e.data.get("action") == "retry" for e in ctx.events
+    )
+    return f"@{retries}" if retries else ""
+
+
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -87,9 +96,10 @@ class SlackNotifier:
         if where is None:
             return
         channel, thread = where
+        run = run_tag(ctx)
         previous: str | None = None
         for i, message in enumerate(render_handoff(handoff)):
-            purpose = "handoff" if i == 0 else f"handoff:{i + 1}"
+            purpose = ("handoff" if i == 0 else f"handoff:{i + 1}") + run
             payload: dict[str, Any] = {"channel": channel, "thread_ts": thread, **message}
             if previous:
                 payload["_after"] = previous
@@ -102,16 +112,18 @@ class SlackNotifier:
             "_update_of": status_key(job.id),
             "_coalesce": status_key(job.id),
         }
-        ctx.outbox("progress:final", "chat.update", final)
+        ctx.outbox("progress:final" + run, "chat.update", final)
         if handoff.verdict == "escalated":
-            self._escalate(ctx, handoff, channel, thread)
+            self._escalate(ctx, handoff, channel, thread, run)
 
     def _ensure_status(self, ctx: JobContext) -> None:
         row = status_row(ctx.job)
         if row is not None:
             ctx.outbox("status", "chat.postMessage", row)  # a no-op when the bot wrote it
 
-    def _escalate(self, ctx: JobContext, handoff: Handoff, channel: str, thread: str) -> None:
+    def _escalate(
+        self, ctx: JobContext, handoff: Handoff, channel: str, thread: str, run: str = ""
+    ) -> None:
         job = ctx.job
         tenant = handoff.tenant or job.ticket.tenant
         route = self._policy().escalation.route_for(tenant)
@@ -121,7 +133,7 @@ class SlackNotifier:
                 "(`escalation.routes`); please page on-call by hand."
             )
             ctx.outbox(
-                "escalation_note",
+                "escalation_note" + run,
                 "chat.postMessage",
                 {"channel": channel, "thread_ts": thread, **note},
             )
@@ -129,7 +141,7 @@ class SlackNotifier:
         parts = render_escalation(
             handoff, usergroup=route.usergroup, ticket_link=TICKET_LINK, tenant=tenant
         )
-        first = f"{job.id}:escalation"
+        first = f"{job.id}:escalation{run}"
         for i, message in enumerate(parts):
             payload: dict[str, Any] = {"channel": route.channel, **message}
             if i == 0:
@@ -138,16 +150,16 @@ class SlackNotifier:
                     "ts": thread,
                     "placeholder": TICKET_LINK,
                 }
-                ctx.outbox("escalation", "chat.postMessage", payload)
+                ctx.outbox("escalation" + run, "chat.postMessage", payload)
             else:
                 payload["_thread_of"] = first
-                ctx.outbox(f"escalation:{i + 1}", "chat.postMessage", payload)
+                ctx.outbox(f"escalation:{i + 1}{run}", "chat.postMessage", payload)
         text = (
             f":rotating_light: Escalated to on-call in <#{escape(route.channel)}>: "
             f"<{ESCALATION_LINK}|on-call thread>"
         )
         ctx.outbox(
-            "escalation_note",
+            "escalation_note" + run,
             "chat.postMessage",
             {
                 "channel": channel,

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.handoff.render_slack import escape
+from bot.handoff.render_slack import context, escape
 from bot.model import EventKind, Job, JobStatus
 from bot.slack import messages
 from bot.slack.notifier import status_key, thread_of
@@ -25,6 +25,7 @@ from bot.store.store import Store, utcnow
 log = logging.getLogger(__name__)
 
 STOPPED = (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PAUSED)
+RESUMABLE = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.WAITING_HUMAN)
 # Rows written by other hosts carry their clocks: look back well past any plausible skew.
 LOOKBACK = timedelta(minutes=10)
 FIRST_LOOKBACK = timedelta(hours=24)  # after a restart, catch up on what happened meanwhile
@@ -73,6 +74,11 @@ class StoppedJobs:
             seen.add(key)
             if key not in self._handled:
                 written += self._notice(job, key)
+        for job in self.store.jobs_changed_since(since, RESUMABLE):
+            key = f"{job.id}:resumed:{job.updated_at.isoformat()}"
+            seen.add(key)
+            if key not in self._handled:
+                written += self._resumed(job)
         self._since = now
         self._handled = seen  # what left the window cannot come back into it
         if written:
@@ -111,6 +117,35 @@ class StoppedJobs:
                 purpose="ended",
             )
         return written
+
+    def _resumed(self, job: Job) -> int:
+        """A resumed job's status message stops saying "Paused": once per resume (keyed on
+        the operator action), put back the running status with who resumed it."""
+        actions = self.store.events(job.id, kinds=[EventKind.OPERATOR_ACTION])
+        last = actions[-1] if actions else None
+        if last is None or last.data.get("action") != "resume" or last.data.get("from") != "paused":
+            return 0
+        where = thread_of(job)
+        if where is None or self.store.outbox_get(status_key(job.id)) is None:
+            return 0
+        message = messages.status_message(job.id)
+        by = str(last.data.get("by") or "an operator")
+        message["blocks"].insert(1, context(f"Resumed by {escape(by)}"))
+        update = {
+            "channel": where[0],
+            **message,
+            "_update_of": status_key(job.id),
+            "_coalesce": status_key(job.id),
+        }
+        return int(
+            self.store.outbox_put(
+                f"{job.id}:resumed:{last.seq}",
+                "chat.update",
+                update,
+                job_id=job.id,
+                purpose="resumed",
+            )
+        )
 
     def _describe(self, job: Job) -> tuple[str, str | None]:
         """(status headline, thread note or None) in words the asker can act on."""

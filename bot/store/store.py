@@ -337,7 +337,9 @@ class Store:
         paused | queued (release on shutdown), clearing the lease. Fenced.
 
         A release to queued while an operator's pause/cancel is pending honours the operator.
-        A release does not count as an attempt: the job did not fail."""
+        `attempts` counts lost leases and crashes only: leaving running cleanly for queued,
+        paused or waiting_human gives back the attempt the claim took, so pauses, answers and
+        approvals never bring a job closer to "its workers kept dying"."""
         status = JobStatus(status)
         if status == JobStatus.RUNNING:
             raise ValueError("finish() leaves running; pass the status the job moves to")
@@ -351,6 +353,8 @@ class Store:
                 if status != JobStatus.QUEUED:
                     # One fenced UPDATE ... RETURNING plus the event insert: the common path.
                     values = transitions.leave_running_values(status, verdict, error)
+                    if status in transitions.GIVES_BACK_ATTEMPT:
+                        values["attempts"] = jobs.c.attempts - 1  # running: at least 1
                     new, _ = transitions.write_status(
                         conn, lease.job_id, values, now, [data], guard=self._fenced(lease)
                     )
@@ -368,8 +372,8 @@ class Store:
                     data["to"] = status.value
                     data["reason"] = f"{reason or 'released'}; operator {pending} was pending"
                 values = transitions.leave_running_values(status, verdict, error)
+                values["attempts"] = max(0, attempts - 1)
                 if status == JobStatus.QUEUED:
-                    values["attempts"] = max(0, attempts - 1)
                     self._notify(conn)
                 new, _ = transitions.write_status(conn, lease.job_id, values, now, [data])
         except LeaseLost:
@@ -419,13 +423,24 @@ class Store:
         self._wakeup.wait(timeout)
 
     # --- humans -----------------------------------------------------------------------------
-    def operator(self, job_id: str, action: OperatorAction, *, by: str, reason: str) -> Job:
+    def operator(
+        self,
+        job_id: str,
+        action: OperatorAction,
+        *,
+        by: str,
+        reason: str,
+        from_start: bool = False,
+    ) -> Job:
         """Audited operator action. Running jobs: pause/cancel set `control` and take effect at
-        the next step boundary. Raises JobNotFound, IllegalTransition."""
+        the next step boundary. `from_start` (retry only): the new run discards the old steps.
+        Raises JobNotFound, IllegalTransition."""
         action = OperatorAction(action)
         with self._write() as conn:
             job = job_from_row(self._lock(conn, job_id))
-            values, audit, change = transitions.operator_plan(job, action, by=by, reason=reason)
+            values, audit, change = transitions.operator_plan(
+                job, action, by=by, reason=reason, from_start=from_start
+            )
             new, _ = transitions.write_status(
                 conn,
                 job_id,

@@ -15,6 +15,8 @@ from bot.store.schema import job_events, jobs
 
 S = JobStatus
 CONTROL_TARGET = {"pause": S.PAUSED, "cancel": S.CANCELLED}
+# Leaving running for these is a clean stop, not a failure: the claim's attempt is given back.
+GIVES_BACK_ATTEMPT = frozenset({S.QUEUED, S.PAUSED, S.WAITING_HUMAN})
 _NO_LEASE = {"lease_owner": None, "lease_expires_at": None, "control": None}
 
 
@@ -102,10 +104,11 @@ def reap_outcome(job: Job) -> tuple[JobStatus, dict[str, Any], dict[str, Any]]:
 
 
 def operator_plan(
-    job: Job, action: OperatorAction, *, by: str, reason: str
+    job: Job, action: OperatorAction, *, by: str, reason: str, from_start: bool = False
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
     """(row values, operator_action data, status_changed data or None). Raises
-    IllegalTransition for moves the lifecycle forbids."""
+    IllegalTransition for moves the lifecycle forbids. A retry starts a new run of the agent
+    from this event (see `bot.agent.history`); `from_start` makes it discard the old steps."""
     status = job.status
     audit: dict[str, Any] = {
         "action": action.value,
@@ -113,6 +116,10 @@ def operator_plan(
         "reason": reason,
         "from": status.value,
     }
+    if from_start:
+        if action != OperatorAction.RETRY:
+            raise IllegalTransition(job.id, status.value, f"{action.value} --from-start")
+        audit["from_start"] = True
 
     def move(to: JobStatus, **extra: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         audit["to"] = to.value

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from bot.errors import LeaseLost, StopRequested, StoreError
@@ -38,8 +39,12 @@ class Worker:
         poll: float = 0.5,
         reap_interval: float = 1.0,
         metrics: Metrics | None = None,
+        sweep: Callable[[], object] | None = None,
     ) -> None:
         self.store = store
+        # Periodic upkeep beside the reaper (reminding and giving up on jobs that wait for a
+        # human, `bot.waits.sweep`): jobs in waiting_human have no worker to watch them.
+        self.sweep = sweep
         self.handler = handler
         self.name = name
         self.concurrency = concurrency
@@ -64,6 +69,7 @@ class Worker:
         *,
         name: str,
         metrics: Metrics | None = None,
+        sweep: Callable[[], object] | None = None,
     ) -> Worker:
         return cls(
             store,
@@ -75,6 +81,7 @@ class Worker:
             poll=settings.poll_seconds,
             reap_interval=settings.reap_seconds,
             metrics=metrics,
+            sweep=sweep,
         )
 
     # --- control ----------------------------------------------------------------------------
@@ -149,6 +156,11 @@ class Worker:
             log.info("reaped expired leases: %s", ", ".join(reaped))
             if self.metrics is not None:
                 self.metrics.interrupted.inc(len(reaped))
+        if self.sweep is not None:
+            try:
+                self.sweep()
+            except StoreError as exc:
+                log.warning("wait sweep could not run: %s", exc)
 
     def _heartbeat_loop(self) -> None:
         # Runs until every job thread is done (not merely until stop()): jobs finishing their

@@ -237,3 +237,15 @@ def test_one_client_shared_by_many_threads(kube):
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert all(pool.map(work, range(80)))
+
+
+def test_token_re_read_is_told_to_the_refresh_observer(kube, kube_emulator, token_file):
+    heard: list[tuple[str, str]] = []
+    client = kube(on_refresh=lambda d, w: heard.append((d, w)))
+    assert isinstance(client.list("pods", "acme-prod", "acme"), Ok)
+    assert heard == []
+    httpx.post(f"{kube_emulator.url}/_control/rotate-token", json={"token": "rotated-token-2"})
+    token_file.write_text("rotated-token-2\n")
+    assert isinstance(client.list("pods", "acme-prod", "acme"), Ok)
+    assert [d for d, _ in heard] == ["kubernetes"] and "re-read after 401" in heard[0][1]
+    assert "rotated-token-2" not in heard[0][1]

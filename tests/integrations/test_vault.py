@@ -220,3 +220,14 @@ def test_token_expiring_on_its_real_ttl_mid_run(scenario, scrubber):
         outcome = vault.read("acme", DB)
         assert isinstance(outcome, Ok), outcome
         assert emulator.logins == ["approle", "approle"]
+
+
+def test_re_login_and_renewal_are_told_to_the_refresh_observer(vault_emulator, scrubber):
+    heard: list[tuple[str, str]] = []
+    vault = client(vault_emulator, scrubber, on_refresh=lambda d, w: heard.append((d, w)))
+    assert isinstance(vault.read("acme", DB), Ok)
+    assert heard == []  # the first login is not a refresh
+    vault_emulator.faults.set("expired_token", count=1)
+    assert isinstance(vault.read("acme", DB), Ok)
+    assert heard == [("vault", "re-login (approle): token rejected")]
+    assert all("steadfast-demo" not in what for _, what in heard)  # never a secret
