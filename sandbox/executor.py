@@ -34,6 +34,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FORBIDDEN_ENV = re.compile(r"^(PATH|HOME|TMPDIR|LD_.*|DYLD_.*|BASH_ENV|ENV|SHELLOPTS|IFS)$")
 _HIDDEN_DIRS = ("/tmp", "/home", "/root", "/var/tmp", "/run/user")
 REDACTED = "[redacted]"
+JQ_NO_LIBRARY = ("-L", "/nonexistent/steadfast-jq-library")
 
 
 @functools.lru_cache(maxsize=8)
@@ -278,6 +279,8 @@ class Executor:
         upstream: IO[bytes] | None = None
         try:
             for index, (program, argv) in enumerate(zip(programs, decision.argv, strict=True)):
+                if argv[0] == "jq":  # no module search path: nothing to import or include
+                    argv = [argv[0], *JQ_NO_LIBRARY, *argv[1:]]
                 proc = subprocess.Popen(
                     self._wrap(program, argv, workdir),
                     stdin=upstream if upstream is not None else subprocess.DEVNULL,
