@@ -28,6 +28,7 @@ REFUSED_WORDS = frozenset(
         "__prog_args",
     }
 )
+_REFUSED_VARIABLES = frozenset({"ENV", "__loc__", "__prog_args"})
 _IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _IDENT = _IDENT_START | frozenset("0123456789")
 
@@ -48,6 +49,13 @@ def _ident_end(program: str, i: int) -> int:
 def _is_field(program: str, i: int) -> bool:
     """`.env` is a field access: a single dot right before the name (not `..`)."""
     return i >= 1 and program[i - 1] == "." and not (i >= 2 and program[i - 2] == ".")
+
+
+def _is_variable(program: str, i: int) -> bool:
+    k = i - 1
+    while k >= 0 and program[k] in " \t":
+        k -= 1
+    return k >= 0 and program[k] == "$"
 
 
 def _is_key(program: str, j: int) -> bool:
@@ -96,7 +104,12 @@ def find_problem(program: str) -> JqProblem | None:
         elif ch in _IDENT_START and not (i > 0 and program[i - 1] in _IDENT):
             j = _ident_end(program, i)
             word = program[i:j]
-            if word in REFUSED_WORDS and not _is_field(program, i) and not _is_key(program, j):
+            if _is_variable(program, i):
+                refused = word in _REFUSED_VARIABLES  # `$env` is the caller's own --arg
+            else:
+                refused = word in REFUSED_WORDS
+                refused = refused and not _is_field(program, i) and not _is_key(program, j)
+            if refused:
                 return JqProblem(word, _why(word))
             i = j
             continue
