@@ -1,6 +1,6 @@
-"""The front door: Slack messages in, jobs and human events out. No Slack calls here: replies
+"""The front door: Slack messages in, jobs and human events out. No Slack posts here: replies
 are outbox rows (sent by the dispatcher), so a crash after `submit` loses nothing and a
-redelivered event writes nothing twice.
+redelivered event writes nothing twice. (`may_answer` may look up a user group's members.)
 
 - a mention in a channel → a ticket job (idempotent on team + channel + ts), 👀, status message
 - a mention in the thread of a finished job → a follow-up job with `parent_job_id`
