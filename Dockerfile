@@ -33,6 +33,7 @@ RUN mkdir -p bot sandbox integrations emulators \
  && /opt/steadfast/bin/pip uninstall -y steadfast
 COPY bot ./bot
 COPY sandbox ./sandbox
+COPY policy ./policy
 COPY integrations ./integrations
 COPY emulators ./emulators
 RUN /opt/steadfast/bin/pip install --no-deps . \

@@ -318,4 +318,9 @@ def _finish(parsed: Parsed) -> None:
                     f"`{use.name}` is only allowed together with `{required}`.",
                     f"Add `{required}`.",
                 )
-    check_positionals(parsed.rule, node.positionals, parsed.positionals)
+    positionals = node.positionals
+    if any(use.spec.instead_of_argument for use in parsed.flags):
+        # grep -e A -e B: the patterns came as flags, so an argument now would name a file
+        fewer = None if positionals.max is None else max(positionals.max - 1, 0)
+        positionals = positionals.model_copy(update={"min": 0, "max": fewer})
+    check_positionals(parsed.rule, positionals, parsed.positionals)

@@ -47,6 +47,7 @@ _KUBECTL_TARGET = re.compile(
 # shown (filters usually shrink it), up to this many times the output cap.
 PRODUCER_CAP_FACTOR = 8
 REDACTED = "[redacted]"
+JQ_NO_LIBRARY = ("-L", "/nonexistent/steadfast-jq-library")
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,10 @@ class Executor:
         )
 
     def _target(self, argv: list[str]) -> list[str]:
-        """A kubectl stage gets the executor's kubeconfig; one that names its own is refused."""
+        """A kubectl stage gets the executor's kubeconfig; one that names its own is refused.
+        jq gets no module search path: nothing on the host to import or include."""
+        if argv[0] == "jq":
+            return [argv[0], *JQ_NO_LIBRARY, *argv[1:]]
         if argv[0] != "kubectl":
             return argv
         chosen = [a for a in argv[1:] if _KUBECTL_TARGET.match(a)]

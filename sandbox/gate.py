@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from policy import forbidden
 from sandbox.argv import Parsed, parse
 from sandbox.denial import Denied
 from sandbox.netcheck import check_url
@@ -153,6 +154,12 @@ class Gate:
                 "Run it as its own command, then filter its output.",
             )
         parsed = parse(program, spec, argv[1:])
+        if program == "curl" and not {"--globoff", "-g"} & set(parsed.argv):
+            # URLs may carry PromQL/LogQL braces and brackets: they are literal, never globs
+            parsed.argv.insert(1, "--globoff")
+        never = forbidden.check_argv(parsed.argv)
+        if never is not None:  # deny wins over whatever the policy allowed
+            raise Denied(never.rule, never.reason, never.hint)
         self._scope(parsed, tenant)
         return parsed
 
@@ -196,6 +203,9 @@ class Gate:
 
     def _check_http(self, method: str, url: str, tenant: str | None) -> Decision:
         resolved = self._tenant(tenant)
+        refusal = forbidden.check_method(method)
+        if refusal is not None:
+            raise Denied(refusal.rule, refusal.reason, refusal.hint)
         methods = [m.upper() for m in self.policy.http.methods]
         if method.upper() not in methods:
             raise Denied(

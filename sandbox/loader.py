@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from policy.forbidden import policy_violations
 from sandbox.errors import PolicyError
 from sandbox.policy import Policy
 
@@ -99,7 +100,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     if not isinstance(data, dict):
         raise PolicyError("the policy must be a YAML mapping of sections", file=source)
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         unknown = first["type"] == "extra_forbidden"
@@ -115,6 +116,18 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             line=node.start_mark.line + 1,
             column=node.start_mark.column + 1,
         ) from exc
+    violations = policy_violations(data)
+    if violations:
+        loc, problem = violations[0]
+        node = _node_at(root, loc, at_key=True)
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        raise PolicyError(
+            f"{'.'.join(map(str, loc))}: {problem}; no policy can allow it (deny wins){more}",
+            file=source,
+            line=node.start_mark.line + 1,
+            column=node.start_mark.column + 1,
+        )
+    return policy
 
 
 def load_policy(path: Path) -> Policy:

@@ -29,7 +29,7 @@ METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a)
     for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
 )
-_IN_CLUSTER = re.compile(r"^[a-z0-9-]+\.([a-z0-9-]+)\.svc(\.cluster\.local)?$")
+_CLUSTER_SUFFIXES = ("svc", "pod")
 _HOST_CHARS = re.compile(r"^[a-z0-9.-]+$")
 
 
@@ -85,6 +85,40 @@ def _refuse(rule: str, reason: str, hint: str = "") -> Denied:
     )
 
 
+def cluster_namespace(host: str) -> str | None:
+    """The namespace an in-cluster DNS name resolves in: the label right before `svc` (or
+    `pod`), in every form kube-dns answers (`svc.ns.svc`, `pod.svc.ns.svc` for headless
+    services, with or without `.cluster.local`). None: not an in-cluster name; "": an
+    in-cluster name that names no namespace (`kube-system.svc` names kube-system;
+    `svc.cluster.local` names none)."""
+    labels = host.split(".")
+    in_cluster = False
+    if labels[-2:] == ["cluster", "local"]:
+        labels, in_cluster = labels[:-2], True
+    if labels and labels[-1] in _CLUSTER_SUFFIXES:
+        return labels[-2] if len(labels) >= 2 and labels[-2] else ""
+    return "" if in_cluster else None
+
+
+def _check_tenant(raw_host: str, host: str, tenant: Tenant) -> None:
+    namespace = cluster_namespace(host)
+    if namespace is None:
+        return  # an outside host the global allowlist names; no namespace to compare
+    if not namespace:
+        raise _refuse(
+            "tenant",
+            f"{raw_host!r} is an in-cluster name without a namespace, so its tenant is unknown.",
+            "Write the service as <service>.<namespace>.svc with one of: "
+            + ", ".join(tenant.namespaces),
+        )
+    if not any(fnmatchcase(namespace, ns) for ns in tenant.namespaces):
+        raise _refuse(
+            "tenant",
+            f"{raw_host!r} resolves in namespace {namespace!r}, which is not this ticket's tenant.",
+            "Only query services in the tenant's own namespaces: " + ", ".join(tenant.namespaces),
+        )
+
+
 def check_host(raw_host: str, port: int | None, http: HttpPolicy, tenant: Tenant | None) -> None:
     if not raw_host:
         raise _refuse("host", "The URL has no host.")
@@ -99,17 +133,14 @@ def check_host(raw_host: str, port: int | None, http: HttpPolicy, tenant: Tenant
         allowed = list(http.hosts) + (list(tenant.hosts) if tenant else [])
         if not any(fnmatchcase(host, pattern.lower()) for pattern in allowed):
             raise _refuse("host", f"The host {raw_host!r} is not on the HTTP allowlist.")
-        match = _IN_CLUSTER.match(host)
-        if tenant is not None and match and not any(fnmatchcase(host, p) for p in tenant.hosts):
-            namespace = match.group(1)
-            if not any(fnmatchcase(namespace, ns) for ns in tenant.namespaces):
-                raise _refuse(
-                    "tenant",
-                    f"{raw_host!r} is a service in namespace {namespace!r}, "
-                    "which is not this ticket's tenant.",
-                    "Only query services in the tenant's own namespaces: "
-                    + ", ".join(tenant.namespaces),
-                )
+        if tenant is not None and not any(fnmatchcase(host, p.lower()) for p in tenant.hosts):
+            _check_tenant(raw_host, host, tenant)
+        elif cluster_namespace(host) == "":
+            raise _refuse(
+                "tenant",
+                f"{raw_host!r} is an in-cluster name without a namespace.",
+                "Write the service as <service>.<namespace>.svc.",
+            )
     else:
         if host in METADATA_ADDRESSES:
             raise _refuse("metadata", f"{raw_host!r} is a cloud metadata address.")
@@ -129,21 +160,39 @@ def check_host(raw_host: str, port: int | None, http: HttpPolicy, tenant: Tenant
         )
 
 
+_URL_NEVER = " \t\\"
+_AUTHORITY_NEVER = '{}[]`"<>^|'
+
+
 def check_url(url: str, http: HttpPolicy, tenant: Tenant | None) -> None:
-    if not url.isascii() or any(c in url for c in '\\ \t{}[]`"<>^|'):
+    """Braces, brackets and quotes are fine after the host (PromQL/LogQL queries): curl always
+    runs with --globoff, so they are literal. Before the path they are refused, because URL
+    parsers disagree on such hosts."""
+    scheme_end = url.find("://")
+    rest = url[scheme_end + 3 :] if scheme_end >= 0 else url
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if (
+        not url.isascii()
+        or any(c in url for c in _URL_NEVER)
+        or any(c in authority for c in _AUTHORITY_NEVER)
+        or any(ord(c) < 32 or ord(c) == 127 for c in url)
+    ):
         raise _refuse(
             "url",
-            f"The URL {url!r} has characters that URL parsers disagree on (or curl globs).",
-            "Write a plain http(s)://host/path URL; percent-encode the query if needed.",
+            f"The URL {url!r} has characters that URL parsers disagree on.",
+            "Write a plain http(s)://host/path URL; spaces in a query go as %20, or use "
+            "-G --data-urlencode 'query=...'.",
         )
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    if "://" not in url or scheme not in ("http", "https"):
+    if scheme_end < 0 or scheme not in ("http", "https"):
         raise _refuse(
             "scheme",
             f"Only http:// and https:// URLs are allowed (got {url!r}).",
             "Write the URL with an explicit http:// or https:// scheme.",
         )
+    if parts.netloc != authority:
+        raise _refuse("url", f"The host part of {url!r} is ambiguous.")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise _refuse("userinfo", "Credentials or '@' in the URL's host part are not allowed.")
     try:

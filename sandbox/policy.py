@@ -6,19 +6,35 @@ the gate's own (`sandbox/rules.py`); the others are shared. Unknown keys are err
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sandbox.rules import CommandRules
+
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _no_catch_all(hosts: list[str]) -> list[str]:
+    for pattern in hosts:
+        if not pattern.strip() or re.fullmatch(r"[*?.\[\]!-]*", pattern):
+            raise ValueError(
+                f"host pattern {pattern!r} matches every host; name the domain, e.g. '*.svc'"
+            )
+    return hosts
+
+
 class HttpPolicy(_Strict):
     hosts: list[str] = Field(default_factory=list, description="glob patterns, e.g. '*.svc'")
-    ports: list[int] = Field(default_factory=lambda: [80, 443])
+    ports: list[Port] = Field(default_factory=lambda: [80, 443], description="1-65535")
     methods: list[str] = Field(default_factory=lambda: ["GET", "HEAD"])
+
+    _hosts = field_validator("hosts")(_no_catch_all)
 
 
 class VaultPolicy(_Strict):
@@ -41,6 +57,8 @@ class Tenant(_Strict):
     namespaces: list[str] = Field(default_factory=list)
     vault_paths: list[str] = Field(default_factory=list)
     hosts: list[str] = Field(default_factory=list)
+
+    _hosts = field_validator("hosts")(_no_catch_all)
 
 
 class OperatorGrant(_Strict):
@@ -77,7 +95,7 @@ class Escalation(_Strict):
     weights: dict[str, float] = Field(
         default_factory=lambda: {"uncertainty": 0.4, "novelty": 0.3, "intervention_benefit": 0.3}
     )
-    threshold: float = 0.6
+    threshold: float = Field(default=0.6, ge=0, le=1)
     routes: list[Route] = Field(default_factory=list)
 
     def route_for(self, tenant: str | None) -> Route | None:
@@ -108,9 +126,9 @@ class Waits(_Strict):
 
 
 class Limits(_Strict):
-    command_timeout_seconds: float = 20
-    output_cap_bytes: int = 65_536
-    model_output_cap_chars: int = 8_000
+    command_timeout_seconds: float = Field(default=20, gt=0)
+    output_cap_bytes: int = Field(default=65_536, ge=1)
+    model_output_cap_chars: int = Field(default=8_000, ge=1)
 
 
 class Layer(_Strict):
@@ -120,7 +138,7 @@ class Layer(_Strict):
 
 
 class Policy(_Strict):
-    version: int = 1
+    version: Literal[1] = Field(default=1, description="the policy format; only 1 exists")
     commands: CommandRules = Field(default_factory=CommandRules)
     http: HttpPolicy = Field(default_factory=HttpPolicy)
     vault: VaultPolicy = Field(default_factory=VaultPolicy)

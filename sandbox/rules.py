@@ -64,6 +64,11 @@ class FlagSpec(_Strict):
     requires: list[str] = Field(
         default_factory=list, description="canonical flags that must also be present"
     )
+    instead_of_argument: bool = Field(
+        default=False,
+        description="the flag supplies what the first argument would (grep -e PATTERN): when "
+        "used, one argument fewer is accepted and none is required",
+    )
     kind: Literal["namespace", "all_namespaces"] | None = Field(
         default=None,
         description="tenant check: namespace values must be the tenant's; all_namespaces "

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from sandbox.denial import Denied
 
 MERGE_STDERR = "2>&1"
+# Caps checked before any parsing: shlex is quadratic in the length of a word, and every
+# stage is a process. Real investigations stay far below both.
+MAX_COMMAND_CHARS = 8_192
+MAX_STAGES = 8
 _WORD_END = " \t|"
 
 _ONE_COMMAND = "Run one command per call (a pipeline into text filters is fine)."
@@ -32,6 +36,14 @@ def split_pipeline(command: str) -> list[Stage]:
     """Stages of `a | b | c` as argv lists, or raise `Denied`."""
     if not command.strip():
         raise Denied("shell.empty", "The command is empty.", "Propose one read-only command.")
+    if len(command) > MAX_COMMAND_CHARS:
+        raise Denied(
+            "shell.too_long",
+            f"The command is {len(command):,} characters; at most {MAX_COMMAND_CHARS:,} are "
+            "accepted.",
+            "Shorten it: select with kubectl -l/--field-selector or jq paths instead of "
+            "listing many values inline, and split the work into several calls.",
+        )
     _check_characters(command)
     pieces, merges = _scan(command)
     stages: list[Stage] = []
@@ -136,6 +148,13 @@ def _scan(command: str) -> tuple[list[str], list[int]]:
                 )
             pieces.append(command[start:i])
             merges.append(merge_count)
+            if len(pieces) >= MAX_STAGES:
+                raise Denied(
+                    "shell.too_many_stages",
+                    f"The pipeline has more than {MAX_STAGES} stages.",
+                    f"Use at most {MAX_STAGES} stages: one read command and a few filters "
+                    "(grep -E 'a|b' replaces a chain of greps).",
+                )
             start, merge_count, word, word_started = i + 1, 0, "", False
         elif (
             ch == ">"

@@ -81,7 +81,7 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
         if call.answer is None:
             return Waiting(question)
         note = _drift_note(env, call, call.question, call.answer)
-        text = f"Answer from {call.answer.data.get('by', 'a human')}: {call.answer.data.get('text', '')}"
+        text = quoted_answer(call.answer.data)
         _result(env, base, text + note, is_error=False)
         return None
 
@@ -168,6 +168,14 @@ def _record(env: StepEnv, base: dict[str, Any], outcome: ToolOutcome, note: str)
             env.metrics.blocked.inc()
         return
     _result(env, base, outcome.content + note, is_error=outcome.is_error, extra=outcome.data)
+
+
+def quoted_answer(data: dict[str, Any]) -> str:
+    """A human's answer as quoted text with who said it: the model must read it as what a
+    person wrote in the thread, not as instructions from the system."""
+    who = str(data.get("by") or "a human")
+    quoted = "\n".join("> " + line for line in str(data.get("text", "")).splitlines() or [""])
+    return f"Answer from {who} (a person's reply in the Slack thread, quoted):\n{quoted}"
 
 
 def _drift_note(env: StepEnv, call: ToolCall, asked: Any, answered: Any) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -56,6 +56,7 @@ class SlackBot:
     directory: OperatorDirectory
     dispatcher: OutboxDispatcher
     stopped: StoppedJobs
+    signing_secret: str | None = field(default=None, repr=False)  # HTTP mode only
 
     def start_dispatcher(self) -> None:
         self.dispatcher.start()
@@ -96,10 +97,18 @@ def build_bot(
         bot_user_id = client.auth_test().get("user_id")
     except SlackClientError as exc:
         raise SlackConfigError(f"auth.test failed at {settings.slack_api_url}: {exc}") from exc
-    intake = Intake(store, policy, bot_user_id=bot_user_id, on_outbox=dispatcher.wake)
     directory = OperatorDirectory(client, policy)
+    intake = Intake(
+        store,
+        policy,
+        bot_user_id=bot_user_id,
+        may_answer=lambda user: directory.allowed(user, "answer"),
+        on_outbox=dispatcher.wake,
+    )
     stopped = StoppedJobs(store, on_outbox=dispatcher.wake)
     bot = SlackBot(app, client, store, intake, directory, dispatcher, stopped)
+    if http and settings.slack_signing_secret is not None:
+        bot.signing_secret = settings.slack_signing_secret.get_secret_value()
     _register(bot)
     return bot
 

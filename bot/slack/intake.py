@@ -1,10 +1,12 @@
-"""The front door: Slack messages in, jobs and human events out. No Slack calls here: replies
+"""The front door: Slack messages in, jobs and human events out. No Slack posts here: replies
 are outbox rows (sent by the dispatcher), so a crash after `submit` loses nothing and a
-redelivered event writes nothing twice.
+redelivered event writes nothing twice. (`may_answer` may look up a user group's members.)
 
 - a mention in a channel → a ticket job (idempotent on team + channel + ts), 👀, status message
 - a mention in the thread of a finished job → a follow-up job with `parent_job_id`
-- a mention or reply in the thread of a `waiting_human` job → its answer, and it resumes
+- a mention or reply in the thread of a `waiting_human` job → its answer, and it resumes; only
+  the reporter and holders of the `answer` grant may answer (others: an ephemeral note and an
+  audited `operator_refused`)
 - a reply in the thread of a `paused` job → kept as the answer to its open question (used on
   resume), or the sender is told it was not kept
 - empty, oversized, bot-authored mentions → a clear reply, or ignored
@@ -32,8 +34,8 @@ log = logging.getLogger(__name__)
 class Outcome:
     """What the front door did with a message (for logs and tests)."""
 
-    # created | duplicate | follow_up | answered | kept | not_kept | busy | empty | too_long
-    # | ignored | unmapped
+    # created | duplicate | follow_up | answered | kept | not_kept | refused | busy | empty
+    # | too_long | ignored | unmapped
     action: str
     job_id: str | None = None
 
@@ -55,11 +57,13 @@ class Intake:
         policy: Callable[[], Policy],
         *,
         bot_user_id: str | None,
+        may_answer: Callable[[str], bool],
         on_outbox: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self._policy = policy
         self.bot_user_id = bot_user_id
+        self._may_answer = may_answer  # the `answer` grant (the reporter needs none)
         self._on_outbox = on_outbox  # wakes the dispatcher
 
     # --- events ---------------------------------------------------------------------------
@@ -176,10 +180,15 @@ class Intake:
         self, job: Job, event: dict[str, Any], text: str, *, paused: bool = False
     ) -> Outcome:
         ts = str(event.get("ts"))
-        # Slack redelivers events; the message ts makes the answer idempotent
-        for previous in self.store.events(job.id, kinds=[EventKind.HUMAN_ANSWER]):
+        user = str(event.get("user"))
+        # Slack redelivers events; the message ts makes the answer (or refusal) idempotent
+        for previous in self.store.events(
+            job.id, kinds=[EventKind.HUMAN_ANSWER, EventKind.OPERATOR_REFUSED]
+        ):
             if previous.data.get("ts") == ts:
                 return Outcome("duplicate", job.id)
+        if user != job.ticket.user and not self._may_answer(user):
+            return self._refuse_answer(job, event, user, ts)
         data = {"by": event.get("user"), "text": text, "ts": ts, "source": "thread"}
         if paused:
             data["while_paused"] = True
@@ -211,6 +220,30 @@ class Intake:
             "not added to the investigation. Mention me again after an operator resumes it.",
         )
         return Outcome("not_kept", job.id)
+
+    def _refuse_answer(self, job: Job, event: dict[str, Any], user: str, ts: str) -> Outcome:
+        """Anyone in the channel can reply in the thread; only the reporter and operators with
+        the `answer` grant speak for the ticket, as `/steadfast answer` already requires."""
+        log.warning("refused an answer to %s from %s", job.id, user)
+        self.store.human_event(
+            job.id,
+            EventKind.OPERATOR_REFUSED,
+            {"by": user, "action": "answer", "source": "thread", "ts": ts},
+            requeue=False,
+        )
+        channel = str(event.get("channel"))
+        payload = {
+            "channel": channel,
+            "user": user,
+            "thread_ts": str(event.get("thread_ts") or ts),
+            "text": ":no_entry: Only the person who asked and operators with the `answer` "
+            "grant can answer Steadfast's question; your reply was not passed on.",
+        }
+        self.store.outbox_put(
+            f"refused:{channel}:{ts}", "chat.postEphemeral", payload, purpose="reply"
+        )
+        self._on_outbox()
+        return Outcome("refused", job.id)
 
     def _acknowledgements(self, job: Job, channel: str, ts: str) -> list[OutboxPost]:
         """The :eyes: on the mention and the status message, committed with the job."""

@@ -3,6 +3,7 @@ Socket Mode (slack_sdk's built-in client, reconnecting on its own)."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -19,6 +20,7 @@ from bot.errors import StoreError
 from bot.settings import Settings
 from bot.slack.app import SlackBot
 from bot.slack.errors import SlackConfigError
+from bot.slack.signed import SignedRequests
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,19 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("http: " + format, *args)
 
 
+def _respond(
+    start_response: Callable[..., Any], status: str, body: dict[str, object]
+) -> list[bytes]:
+    payload = json.dumps(body).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+    )
+    return [payload]
+
+
 def wsgi_app(bot: SlackBot) -> Callable[..., Iterable[bytes]]:
     bolt = SlackRequestHandler(bot.app, path=EVENTS_PATH)
+    signed = SignedRequests(bot.signing_secret, bot.store) if bot.signing_secret else None
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz":
@@ -47,12 +60,20 @@ def wsgi_app(bot: SlackBot) -> Callable[..., Iterable[bytes]]:
                 status, body = "200 OK", {"ok": True}
             except StoreError as exc:
                 status, body = "503 Service Unavailable", {"ok": False, "error": str(exc)}
-            payload = json.dumps(body).encode()
-            start_response(
-                status,
-                [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+            return _respond(start_response, status, body)
+        if signed is not None and environ.get("REQUEST_METHOD") == "POST":
+            declared = str(environ.get("CONTENT_LENGTH") or "0")
+            length = int(declared) if declared.isdigit() else 0
+            raw: bytes = environ["wsgi.input"].read(length) if length > 0 else b""
+            verdict = signed.check(
+                raw,
+                environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
+                environ.get("HTTP_X_SLACK_SIGNATURE"),
             )
-            return [payload]
+            if verdict.status:
+                reasons = {401: "401 Unauthorized", 503: "503 Service Unavailable"}
+                return _respond(start_response, reasons[verdict.status], {"error": verdict.reason})
+            environ["wsgi.input"] = io.BytesIO(raw)  # Bolt reads (and verifies) it again
         return bolt(environ, start_response)
 
     return app

@@ -107,3 +107,13 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Index("ix_outbox_state", "state", "not_before"),
 )
+
+# Signed Slack requests already accepted, kept until their timestamp leaves Slack's 5-minute
+# window: a captured request replayed inside the window is refused, by every bot process.
+seen_signatures = sa.Table(
+    "seen_signatures",
+    metadata,
+    sa.Column("signature", sa.String(128), primary_key=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_seen_signatures_expires", "expires_at"),
+)

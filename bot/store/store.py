@@ -31,7 +31,7 @@ from bot.model import (
     OutboxPost,
     Ticket,
 )
-from bot.store import migrate, outbox_ops, reads, statements, transitions
+from bot.store import migrate, outbox_ops, reads, replay, statements, transitions
 from bot.store.engine import READ_ONLY, make_engine
 from bot.store.rows import (
     event_from_row,
@@ -517,6 +517,12 @@ class Store:
         with self._read() as conn:
             row = outbox_ops.get(conn, key)
         return None if row is None else outbox_from_row(row)
+
+    def remember_signature(self, signature: str, expires_at: datetime) -> bool:
+        """Record an accepted request signature until `expires_at`. False: it was seen before
+        (a replay), by this process or any other sharing the database."""
+        with self._write() as conn:
+            return replay.remember(conn, signature, expires_at, utcnow())
 
 
 __all__ = ["TERMINAL", "Store", "new_job_id", "utcnow"]

@@ -146,7 +146,10 @@ def test_ask_human_waits_and_the_answer_resumes_the_run(kit: Kit) -> None:
     ctx.append("human_answer", {"text": "order 4411", "by": "U2"})
     done = kit.agent().run(ctx.resume())
     assert done.status == JobStatus.SUCCEEDED
-    assert "Answer from U2: order 4411" in results(ctx)[-1]["content"]
+    assert (
+        "Answer from U2 (a person's reply in the Slack thread, quoted):\n> order 4411"
+        in (results(ctx)[-1]["content"])
+    )
     assert kit.emulator.job_state(ctx.job.id) == {"requests": 2, "repeated": 0}
 
 

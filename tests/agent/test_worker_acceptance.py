@@ -119,7 +119,7 @@ def test_ask_human_and_approval_round_trips_through_the_cli(store: Store, procs:
     again = cli.invoke(app, ["answer", asked.id, "twice", "--by", "U2"], env=procs.env)
     assert again.exit_code == 1 and "not waiting for a human" in again.output
     answer = store.events(asked.id, kinds=["tool_result"])[-1].data["content"]
-    assert "Answer from U2: order 4411" in answer
+    assert "Answer from U2 (a person's reply in the Slack thread, quoted):\n> order 4411" in answer
     ran = store.events(gated.id, kinds=["tool_call", "approval", "tool_result"])
     assert [e.kind for e in ran][:4] == ["tool_call", "approval", "tool_call", "tool_result"]
     assert ran[1].data["by"] == "oncall"

@@ -34,14 +34,14 @@ def test_namespace_spellings_normalise_to_one_flag(gate: Gate, command: str) -> 
 def test_clustered_short_flags_are_split_and_spelled_out(gate: Gate) -> None:
     (stage,) = argv(gate, "curl -sSfo /dev/null http://api.acme-prod.svc/")
     assert stage == [
-        "curl", "--silent", "--show-error", "--fail", "--output", "/dev/null",
+        "curl", "--globoff", "--silent", "--show-error", "--fail", "--output", "/dev/null",
         "http://api.acme-prod.svc/",
     ]  # fmt: skip
 
 
 def test_long_option_abbreviations_resolve_to_the_full_flag(gate: Gate) -> None:
     (stage,) = argv(gate, "curl --sil --max-t 3 http://api.acme-prod.svc/")
-    assert stage[:4] == ["curl", "--silent", "--max-time", "3"]
+    assert stage[:5] == ["curl", "--globoff", "--silent", "--max-time", "3"]
     assert gate.check_command("kubectl --kube=/x get pods").rule == "kubectl --kubeconfig"
     assert gate.check_command("curl --jso '{}' http://a.b.svc/").rule == "curl --json"
 

@@ -57,10 +57,11 @@ def test_slack_retries_of_the_same_event_create_no_second_job(
     slack: SlackEmulator, store: Store, http_bot: HttpBot
 ) -> None:
     event = mention(slack)
-    first = send_event(http_bot.url, SECRET, event, event_id="Ev1")
-    again = send_event(http_bot.url, SECRET, event, event_id="Ev1", retry_num=1)
+    now = int(time.time())  # Slack signs every retry afresh (a new timestamp)
+    first = send_event(http_bot.url, SECRET, event, event_id="Ev1", timestamp=now)
+    again = send_event(http_bot.url, SECRET, event, event_id="Ev1", retry_num=1, timestamp=now + 1)
     # a second delivery with a new event id (another process got the first) still dedupes
-    other = send_event(http_bot.url, SECRET, event, event_id="Ev2", retry_num=2)
+    other = send_event(http_bot.url, SECRET, event, event_id="Ev2", retry_num=2, timestamp=now + 2)
     assert [r.status_code for r in (first, again, other)] == [200, 200, 200]
     until(lambda: len(thread_messages(slack, PAY, event["ts"])) == 1)
     assert len(store.list_jobs()) == 1

@@ -1,0 +1,24 @@
+"""Queries for `seen_signatures`: remember each accepted Slack signature until it expires."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.store.schema import seen_signatures
+
+
+def remember(conn: sa.Connection, signature: str, expires_at: datetime, now: datetime) -> bool:
+    """Record `signature`; False if it is already recorded and unexpired. Expired rows are
+    dropped first, so the table holds at most five minutes of requests."""
+    conn.execute(sa.delete(seen_signatures).where(seen_signatures.c.expires_at < now))
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(seen_signatures)
+        .values(signature=signature, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=["signature"])
+        .returning(seen_signatures.c.signature)
+    )
+    return conn.execute(stmt).first() is not None

@@ -1,0 +1,1 @@
+"""The policy document, its loader, and the built-in rules no policy can override."""
