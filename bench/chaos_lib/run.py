@@ -70,6 +70,7 @@ def run_chaos(config: ChaosConfig, say: Callable[[str], None] = lambda _m: None)
             "STEADFAST_MAX_ATTEMPTS": str(config.max_attempts),
             "STEADFAST_MODEL_RETRY_BASE_SECONDS": "0.3",
             "STEADFAST_MODEL_RETRY_MAX_SECONDS": "2",
+            "STEADFAST_LOG_LEVEL": "INFO",  # the "worker ... started" line the drain watches
         }
     )
     settings = settings_for(env)
@@ -96,7 +97,7 @@ def run_chaos(config: ChaosConfig, say: Callable[[str], None] = lambda _m: None)
         rearmed = rearm_unfired(stack, plan)
         unplanned = pool.ensure_alive()
         say("faults stopped; draining" + (f" (re-armed: {', '.join(rearmed)})" if rearmed else ""))
-        drained = _drain(store, tickets, config.drain, say)
+        drained = _drain(store, pool, tickets, config.drain, say)
         pool.stop()
         findings = check(store, stack.slack, model.log(), tickets)
         return ChaosResult(
@@ -156,21 +157,27 @@ def _mention(stack: Stack, n: int) -> tuple[str, str]:
 
 
 def _drain(
-    store: Store, tickets: list[tuple[str, str]], stall: float, say: Callable[[str], None]
+    store: Store,
+    pool: WorkerPool,
+    tickets: list[tuple[str, str]],
+    stall: float,
+    say: Callable[[str], None],
 ) -> bool:
     """Until every ticket's job is terminal and the outbox holds nothing due. A slow machine
-    only makes this longer: it gives up after `stall` seconds without progress (a new event on
-    any job, a post leaving the outbox), or at ten times that in all (a livelock)."""
+    only makes this longer: it gives up after `stall` seconds without progress (a worker
+    started, a new event on any job, a post leaving the outbox), or at ten times that in all
+    (a livelock). While no worker is up yet, the wait is for start-up, not a stall."""
     started = last_move = time.monotonic()
-    seen: tuple[int, int] | None = None
+    seen: tuple[int, int, int] | None = None
     while (now := time.monotonic()) - last_move < stall and now - started < 10 * stall:
         jobs = [store.get(j.id) for c, ts in tickets for j in store.find_by_thread(c, ts)]
         horizon = datetime.now(UTC) + timedelta(minutes=5)
         due = len(store.outbox_due(limit=500, now=horizon))
         if len(jobs) >= len(tickets) and all(j.status.terminal for j in jobs) and not due:
             return True
-        mark = (sum(j.event_count for j in jobs) + len(jobs), -due)
-        if mark != seen:
+        up = pool.started()
+        mark = (up, sum(j.event_count for j in jobs) + len(jobs), -due)
+        if mark != seen or not up:
             seen, last_move = mark, now
         time.sleep(0.2)
     say(f"drain: no progress for {now - last_move:.0f} s, {now - started:.0f} s in all")

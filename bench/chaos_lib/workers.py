@@ -60,6 +60,17 @@ class WorkerPool:
                 self.procs[slot] = self._spawn(slot)
         return died
 
+    def started(self) -> int:
+        """How many of the current processes have started (logged their start line): on a busy
+        machine starting Python and every SDK takes long, and the drain counts it as progress."""
+        return sum(
+            f"worker {name} started" in (self.logdir / f"{name}.log").read_text(errors="replace")
+            for name in self.names()
+        )
+
+    def names(self) -> list[str]:
+        return [f"chaos-w{slot}-g{gen}" for slot, gen in enumerate(self.generation)]
+
     def stop(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
