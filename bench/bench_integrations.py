@@ -29,7 +29,7 @@ from integrations.logs import LogStoreConfig, LogStores
 from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
-from sandbox.policy import Policy
+from policy.document import Policy
 
 
 def median_ms(fn: Callable[[], Any], repeat: int) -> float:

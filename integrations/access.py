@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from integrations.errors import AccessDenied
+from policy.document import Policy, Tenant
 from sandbox.gate import Decision, Gate
-from sandbox.policy import Policy, Tenant
 
 
 class _HasCurrent(Protocol):
@@ -23,7 +23,7 @@ class _HasCurrent(Protocol):
 
 
 PolicySource = Policy | Callable[[], Policy] | Any
-"""A `Policy`, a zero-argument callable returning one, or a loader (`sandbox.loader.PolicyLoader`)
+"""A `Policy`, a zero-argument callable returning one, or a loader (`policy.loader.PolicyLoader`)
 with `.current()` / `.policy`."""
 
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from policy.document import Limits
 from sandbox.errors import ExecutionRefused, SandboxError
 from sandbox.gate import Decision
-from sandbox.policy import Limits
 
 DEFAULT_SEARCH_PATH = (Path("/usr/local/bin"), Path("/usr/bin"), Path("/bin"))
 _PROGRAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from policy.document import Policy, Tenant
 from sandbox.argv import Parsed, parse
 from sandbox.denial import Denied
 from sandbox.netcheck import check_url
-from sandbox.policy import Policy, Tenant
 from sandbox.shell import split_pipeline
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")

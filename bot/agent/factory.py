@@ -99,7 +99,7 @@ def build_agent_for_worker(
 ) -> AgentHandler:
     """What `steadfast worker --handler agent` runs: the policy from `settings.policy`
     (reloaded on change), the integrations the settings configure, the sandbox executor."""
-    from sandbox.loader import PolicyLoader
+    from policy.loader import PolicyLoader
 
     loader = policy_loader if policy_loader is not None else PolicyLoader(settings.policy)
     scrubber = Scrubber()

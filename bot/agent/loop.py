@@ -43,7 +43,7 @@ from bot.notify import Notifier, Progress
 from integrations.access import current_policy
 from integrations.errors import AccessDenied
 from integrations.scrubber import Scrubber
-from sandbox.policy import Policy
+from policy.document import Policy
 
 _RETRY_TEXT = {
     "rate_limited": "model API is rate-limiting",

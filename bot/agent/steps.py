@@ -14,7 +14,7 @@ from bot.agent.tools import LOCAL_TOOLS, RunCommand, ToolInputError, call_key, p
 from bot.handler import JobContext
 from bot.metrics import Metrics
 from bot.notify import Notifier
-from sandbox.policy import Policy
+from policy.document import Policy
 
 
 @dataclass

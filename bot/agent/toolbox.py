@@ -13,8 +13,8 @@ from typing import Any, Protocol
 from bot.agent import tools as t
 from integrations.outcome import Degraded, Ok
 from integrations.scrubber import Scrubber
+from policy.document import Policy
 from sandbox.gate import Gate
-from sandbox.policy import Policy
 
 
 @dataclass

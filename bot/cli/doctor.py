@@ -12,9 +12,9 @@ from bot.cli.common import console, errors_to_exit, load_settings, print_json
 from integrations.health import Health, check_all
 from integrations.registry import Integrations
 from integrations.scrubber import Scrubber
+from policy.loader import PolicyLoader
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor
-from sandbox.loader import PolicyLoader
 
 
 def local_checks(loader: PolicyLoader) -> list[Health]:

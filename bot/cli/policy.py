@@ -10,10 +10,10 @@ import typer
 from rich.markup import escape
 
 from bot.cli.common import console, fail, load_settings, print_json
+from policy.document import Policy
+from policy.loader import SHIPPED_POLICY, load_policy
 from sandbox.errors import PolicyError, SandboxError
 from sandbox.gate import Decision, Gate
-from sandbox.loader import SHIPPED_POLICY, load_policy
-from sandbox.policy import Policy
 
 SCHEMA_FILE = SHIPPED_POLICY.parent / "schema.json"
 

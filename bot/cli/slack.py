@@ -22,7 +22,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.serve import HttpBot, SocketBot
 from bot.store import open_store
 from bot.store.store import Store
-from sandbox.loader import PolicyLoader
+from policy.loader import PolicyLoader
 
 log = logging.getLogger("steadfast.bot")
 

@@ -16,7 +16,7 @@ from bot.ops.wiring import policy_check, start_health
 from bot.slack.notifier import SlackNotifier
 from bot.store import open_store
 from bot.worker import Worker, build_handler
-from sandbox.loader import PolicyLoader
+from policy.loader import PolicyLoader
 
 log = logging.getLogger("steadfast.worker")
 

@@ -30,7 +30,7 @@ from bot.demo.stack import (
 from bot.model import Event, Job
 from bot.store import Store, open_store
 from bot.timeline import summary
-from sandbox.loader import PolicyLoader
+from policy.loader import PolicyLoader
 
 TICKET = (
     "<@{bot}> instance i-123 for tenant acme has been in ERROR since 02:10, customers can't log in"

@@ -21,7 +21,7 @@ from emulators.logs import LokiEmulator
 from emulators.platform import PlatformEmulator
 from emulators.slack import SlackEmulator
 from emulators.vault import VaultEmulator
-from sandbox.loader import SHIPPED_POLICY, PolicyLoader
+from policy.loader import SHIPPED_POLICY, PolicyLoader
 
 DEMO_SCRIPT = DEFAULT_SCENARIO.parent / "anthropic_demo.yaml"
 TICKET_CHANNEL = "C0ACME"

@@ -18,7 +18,7 @@ class PingableStore(JobCounts, Protocol):
 
 
 class PolicySource(Protocol):
-    """The part of `sandbox.loader.PolicyLoader` readiness looks at."""
+    """The part of `policy.loader.PolicyLoader` readiness looks at."""
 
     path: Path
     loaded: bool

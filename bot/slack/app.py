@@ -30,7 +30,7 @@ from bot.slack.operators import USAGE, Intent, OperatorDirectory, perform
 from bot.slack.outbox import OutboxDispatcher
 from bot.slack.stopped import StoppedJobs
 from bot.store.store import Store
-from sandbox.policy import Policy
+from policy.document import Policy
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from bot.slack import messages
 from bot.slack.notifier import status_key, status_row
 from bot.store.store import Store
 from bot.waits import open_wait
-from sandbox.policy import Policy
+from policy.document import Policy
 
 log = logging.getLogger(__name__)
 

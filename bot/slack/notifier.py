@@ -18,7 +18,7 @@ from bot.handoff.render_slack import escape, render_escalation, render_handoff
 from bot.model import Job
 from bot.notify import Progress
 from bot.slack import messages
-from sandbox.policy import Policy
+from policy.document import Policy
 
 TICKET_LINK = "@@STEADFAST_TICKET_LINK@@"
 ESCALATION_LINK = "@@STEADFAST_ESCALATION_LINK@@"

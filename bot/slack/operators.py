@@ -20,7 +20,7 @@ from bot.slack.errors import UsageError
 from bot.slack.messages import APPROVAL_ACTIONS, FEEDBACK_ACTIONS, OP_ACTIONS
 from bot.store.store import Store
 from bot.waits import require_wait
-from sandbox.policy import Policy
+from policy.document import Policy
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from bot.agent.toolbox import Clients, Toolbox
 from emulators.anthropic import SCENARIO_DIR, AnthropicEmulator
 from emulators.base import load_scenario
 from integrations.scrubber import Scrubber
-from sandbox.policy import Policy
+from policy.document import Policy
 from tests.agent.fakes import (
     FakeHttp,
     FakeKubernetes,

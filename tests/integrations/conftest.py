@@ -19,7 +19,7 @@ from emulators.vault import VaultEmulator
 from integrations.breaker import CircuitBreaker
 from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
-from sandbox.policy import Policy
+from policy.document import Policy
 
 CANARY = "canary-5e1f9a7c3b-acme-db-password"
 FAST_RETRY = RetryPolicy(attempts=3, initial_seconds=0.01, max_seconds=0.05, max_retry_after=0.2)

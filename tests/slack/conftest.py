@@ -22,7 +22,7 @@ from bot.store.store import Store
 from bot.worker.worker import Worker
 from emulators.slack import SlackEmulator
 from emulators.slack_socket import wait_until
-from sandbox.policy import Escalation, OperatorGrant, Operators, Policy, Route, Tenant
+from policy.document import Escalation, OperatorGrant, Operators, Policy, Route, Tenant
 
 SECRET = "test-signing-secret"
 TEAM = "T0STEADY"

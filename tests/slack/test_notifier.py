@@ -10,7 +10,7 @@ from bot.handoff.model import Handoff
 from bot.model import Event, Job, Ticket
 from bot.notify import Progress
 from bot.slack.notifier import SlackNotifier
-from sandbox.policy import Escalation, Policy
+from policy.document import Escalation, Policy
 from tests.agent.fakes import make_job
 
 

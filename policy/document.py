@@ -1,14 +1,14 @@
 """The policy document admins own (`policies/*.yaml`), as a validated pydantic model.
 
 CONTRACT: other packages read the sections below by these names. The `commands` section is
-the gate's own (`sandbox/rules.py`); the others are shared. Unknown keys are errors.
+the gate's own (`policy/rules.py`); the others are shared. Unknown keys are errors.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox.rules import CommandRules
+from policy.rules import CommandRules
 
 
 class _Strict(BaseModel):

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from policy.document import Policy
 from sandbox.errors import PolicyError
-from sandbox.policy import Policy
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,8 @@
+"""The policy admins own: its document model, its command rules and its loader.
+
+document.py  the policy document (pydantic)
+rules.py     its `commands` section
+loader.py    load/validate YAML with file:line:col errors; hot reload (`PolicyLoader`)
+
+`sandbox/`, `integrations/` and `bot/` depend on this package; it depends on none of them.
+"""
