@@ -13,6 +13,8 @@ translates each into a `Degraded` whose reason says what happened and what to do
 
 from __future__ import annotations
 
+from policy.judge import Decision, Judge, Request
+
 
 class IntegrationError(Exception):
     retryable = False
@@ -25,7 +27,19 @@ class NotConfigured(IntegrationError):
 
 
 class AccessDenied(IntegrationError):
-    pass
+    """`decision` is the judge's denial when the policy refused (the cluster's RBAC or a
+    selector aimed at another tenant refuse without one)."""
+
+    def __init__(self, message: str, *, decision: Decision | None = None) -> None:
+        super().__init__(message)
+        self.decision = decision
+
+
+def ask(judge: Judge, request: Request, tenant: str | None) -> None:
+    """Put `request` to the judge; a denial becomes this package's `AccessDenied`."""
+    decision = judge.judge(request, tenant)
+    if not decision.allowed:
+        raise AccessDenied(f"{decision.reason} {decision.hint}".strip(), decision=decision)
 
 
 class NotFound(IntegrationError):

@@ -16,7 +16,6 @@ import httpx
 from pydantic import SecretStr
 
 from bot.settings import Settings
-from integrations.access import PolicySource, check_http, current_policy
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AuthError,
@@ -24,6 +23,7 @@ from integrations.errors import (
     IntegrationError,
     NotConfigured,
     Unavailable,
+    ask,
     parse_retry_after,
 )
 from integrations.guard import Guard
@@ -32,6 +32,7 @@ from integrations.outcome import Degraded, Ok, Outcome
 from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
+from policy.judge import HttpRequest, Judge
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class HttpClient:
     def __init__(
         self,
         settings: Settings,
-        policy_loader: PolicySource,
+        judge: Judge,
         scrubber: Scrubber,
         apis: dict[str, ApiConfig] | None = None,
         *,
@@ -105,7 +106,7 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self._policy = policy_loader
+        self._judge = judge
         self.scrubber = scrubber
         self.apis = (
             apis
@@ -153,8 +154,7 @@ class HttpClient:
         dependency = f"http:{name or urlsplit(url).hostname}"
 
         def run() -> HttpResult:
-            policy = current_policy(self._policy)
-            check_http(policy, tenant, url, method, configured=api is not None)
+            ask(self._judge, HttpRequest(method, url, configured=api is not None), tenant)
             return self._fetch(method.upper(), url, name, api)
 
         return self.guard(dependency).call(f"{method.upper()} {url}", run)
@@ -224,7 +224,7 @@ class HttpClient:
                 value = f"{api.auth_scheme} {token}" if api.auth_scheme else token
                 headers[api.auth_header] = value
         timeout = (api.timeout_seconds if api else None) or self.settings.http_timeout_seconds
-        cap = current_policy(self._policy).limits.output_cap_bytes
+        cap = self._judge.current().limits.output_cap_bytes
         try:
             with self._http.stream(method, url, headers=headers, timeout=timeout) as response:
                 body = bytearray()

@@ -19,13 +19,6 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from bot.settings import Settings
-from integrations.access import (
-    PolicySource,
-    check_kubernetes,
-    check_namespace,
-    current_policy,
-    tenant_namespaces,
-)
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AccessDenied,
@@ -36,6 +29,7 @@ from integrations.errors import (
     NotConfigured,
     NotFound,
     Unavailable,
+    ask,
     parse_retry_after,
 )
 from integrations.guard import Guard
@@ -43,6 +37,8 @@ from integrations.health import Health, timed
 from integrations.outcome import Outcome
 from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
+from policy.document import is_glob
+from policy.judge import Judge, KubernetesRead
 
 T = TypeVar("T")
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -85,7 +81,7 @@ class KubernetesClient:
     def __init__(
         self,
         settings: Settings,
-        policy_loader: PolicySource,
+        judge: Judge,
         scrubber: Scrubber,
         *,
         breaker: CircuitBreaker | None = None,
@@ -94,7 +90,7 @@ class KubernetesClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self._policy = policy_loader
+        self._judge = judge
         self.scrubber = scrubber
         self.guard = Guard(
             "kubernetes", scrubber, breaker=breaker, retry=retry, metrics=metrics, sleep=sleep
@@ -125,8 +121,13 @@ class KubernetesClient:
                 kind = str(body.get("kind", "")).removesuffix("List")
                 items += [self._clean(res, {"kind": kind, **item}) for item in body["items"]]
             if res == "namespaces" and tenant is not None:
-                mine = set(tenant_namespaces(current_policy(self._policy), tenant))
-                items = [i for i in items if i.get("metadata", {}).get("name") in mine]
+                found = self._judge.current().tenants.get(tenant)
+                items = [
+                    i
+                    for i in items
+                    if found is not None
+                    and found.owns_namespace(str(i.get("metadata", {}).get("name", "")))
+                ]
             return items
 
         return self.guard.call(f"listing {resource} in {namespace or tenant or 'cluster'}", run)
@@ -136,8 +137,8 @@ class KubernetesClient:
     ) -> Outcome[dict[str, Any]]:
         def run() -> dict[str, Any]:
             res, namespaces = self._scope(resource, namespace, tenant, single=True)
-            if res == "namespaces":
-                check_namespace(current_policy(self._policy), tenant, name)
+            if res == "namespaces":  # reading one namespace object is scoped to that namespace
+                ask(self._judge, KubernetesRead(res, name), tenant)
             return self._clean(res, self._call(res, "read", namespaces[0], name))
 
         return self.guard.call(f"getting {resource}/{name} in {namespace or 'cluster'}", run)
@@ -153,8 +154,7 @@ class KubernetesClient:
         previous: bool = False,
     ) -> Outcome[str]:
         def run() -> str:
-            policy = current_policy(self._policy)
-            check_kubernetes(policy, "pods/log", namespace, tenant)
+            ask(self._judge, KubernetesRead("pods/log", namespace), tenant)
             kwargs: dict[str, Any] = {"previous": previous}
             if container:
                 kwargs["container"] = container
@@ -167,7 +167,7 @@ class KubernetesClient:
                     pod, namespace, _preload_content=False, **self._timeout(), **kwargs
                 )
             )
-            cap = policy.limits.output_cap_bytes
+            cap = self._judge.current().limits.output_cap_bytes
             if len(text) > cap:  # keep the end: the newest lines are the ones that matter
                 text = f"[... {len(text) - cap} earlier bytes cut ...]\n" + text[-cap:]
             return text
@@ -210,20 +210,37 @@ class KubernetesClient:
         self, resource: str, namespace: str | None, tenant: str | None, single: bool = False
     ) -> tuple[str, builtins.list[str | None]]:
         res = normalise(resource)
-        policy = current_policy(self._policy)
         if not RESOURCES[res][2]:
-            check_kubernetes(policy, res, None, tenant)
+            ask(self._judge, KubernetesRead(res, None), tenant)
             return res, [None]
         if namespace is not None:
-            check_kubernetes(policy, res, namespace, tenant)
+            ask(self._judge, KubernetesRead(res, namespace), tenant)
             return res, [namespace]
         if single:
             raise BadRequest(f"{res} are namespaced: name the namespace")
         # never list across the whole cluster: only the tenant's namespaces
-        namespaces: builtins.list[str | None] = list(tenant_namespaces(policy, tenant))
+        namespaces: builtins.list[str | None] = list(self._tenant_namespaces(res, tenant))
         for ns in namespaces:
-            check_kubernetes(policy, res, ns, tenant)
+            ask(self._judge, KubernetesRead(res, ns), tenant)
         return res, namespaces
+
+    def _tenant_namespaces(self, res: str, tenant: str | None) -> builtins.list[str]:
+        """The tenant's namespaces as they exist: glob entries (`acme-*`) are expanded against
+        the cluster's namespace list, so a pattern is never sent as a namespace name."""
+        if tenant is None:
+            raise BadRequest(
+                f"name the namespace: this ticket has no tenant, so there are no tenant "
+                f"namespaces to list {res} in"
+            )
+        found = self._judge.current().tenants.get(tenant)
+        if found is None:  # the judge says why (unknown tenant)
+            ask(self._judge, KubernetesRead(res, None), tenant)
+            raise AccessDenied(f"tenant {tenant!r} is not in the policy")
+        if not any(is_glob(ns) for ns in found.namespaces):  # no cluster call needed
+            return list(found.namespaces)
+        body = self._call("namespaces", "list", None, None)
+        names = [str(i.get("metadata", {}).get("name", "")) for i in body.get("items", [])]
+        return found.namespaces_in(names)
 
     def _clean(self, res: str, obj: dict[str, Any]) -> dict[str, Any]:
         obj.get("metadata", {}).pop("managedFields", None)

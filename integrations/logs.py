@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.settings import Settings
-from integrations.access import PolicySource, current_policy, tenant_of
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AccessDenied,
@@ -31,6 +30,7 @@ from integrations.errors import (
     BadRequest,
     NotConfigured,
     Unavailable,
+    ask,
     parse_retry_after,
 )
 from integrations.guard import Guard
@@ -38,6 +38,7 @@ from integrations.health import Health, timed
 from integrations.outcome import Degraded, Outcome
 from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
+from policy.judge import Judge, LogsQuery
 
 MAX_LIMIT = 1000
 MAX_LINE_CHARS = 4000
@@ -89,7 +90,7 @@ class LogStores:
     def __init__(
         self,
         settings: Settings,
-        policy_loader: PolicySource,
+        judge: Judge,
         scrubber: Scrubber,
         stores: dict[str, LogStoreConfig] | None = None,
         *,
@@ -99,7 +100,7 @@ class LogStores:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self._policy = policy_loader
+        self._judge = judge
         self.scrubber = scrubber
         self.stores = stores if stores is not None else stores_from_settings(settings)
         factory = breaker_factory or (lambda name: CircuitBreaker(name))
@@ -136,7 +137,7 @@ class LogStores:
         limit = max(1, min(limit, MAX_LIMIT))
 
         def run() -> list[dict[str, Any]]:
-            tenant_of(current_policy(self._policy), tenant)  # unknown or missing tenant: denied
+            ask(self._judge, LogsQuery(store), tenant)  # unknown or missing tenant: denied
             assert tenant is not None
             if config.kind == "loki":
                 return self._loki(config, query, tenant, since_seconds, limit)

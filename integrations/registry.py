@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.settings import Settings
-from integrations.access import PolicySource
 from integrations.health import Health, check_all
 from integrations.http import HttpClient, apis_from_settings
 from integrations.kubernetes import KubernetesClient
 from integrations.logs import LogStores
 from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
+from policy.judge import Judge
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Integrations:
     def from_settings(
         cls,
         settings: Settings,
-        policy: PolicySource,
+        judge: Judge,
         scrubber: Scrubber,
         *,
         environ: Mapping[str, str] | None = None,
@@ -37,7 +37,7 @@ class Integrations:
         """`environ` is the process environment, passed by the entry point, for
         `platform_api_auth` entries of the form "env:VAR"."""
         vault = (
-            VaultClient(settings, policy, scrubber, metrics=metrics)
+            VaultClient(settings, judge, scrubber, metrics=metrics)
             if settings.vault_addr
             else None
         )
@@ -45,13 +45,13 @@ class Integrations:
             settings.kube_api_server or settings.kubeconfig or settings.kube_in_cluster
         )
         kubernetes = (
-            KubernetesClient(settings, policy, scrubber, metrics=metrics)
+            KubernetesClient(settings, judge, scrubber, metrics=metrics)
             if kube_configured
             else None
         )
         apis = apis_from_settings(settings, environ or {})
-        http = HttpClient(settings, policy, scrubber, apis, vault=vault, metrics=metrics)
-        logs = LogStores(settings, policy, scrubber, metrics=metrics)
+        http = HttpClient(settings, judge, scrubber, apis, vault=vault, metrics=metrics)
+        logs = LogStores(settings, judge, scrubber, metrics=metrics)
         return cls(scrubber, vault, kubernetes, http, logs)
 
     def health(self) -> list[Health]:

@@ -14,9 +14,9 @@ import hvac.exceptions as hx
 import requests
 
 from bot.settings import Settings
-from integrations.access import PolicySource, check_vault_path, current_policy, vault_templates
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
+    AccessDenied,
     AuthError,
     AuthExpired,
     BadRequest,
@@ -24,6 +24,7 @@ from integrations.errors import (
     NotConfigured,
     NotFound,
     Unavailable,
+    ask,
     parse_retry_after,
 )
 from integrations.guard import Guard
@@ -32,6 +33,7 @@ from integrations.outcome import Outcome
 from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from integrations.secret import Secret
+from policy.judge import Judge, VaultRead
 
 T = TypeVar("T")
 RENEW_MARGIN = 1 / 3  # renew once less than a third of the lease is left
@@ -51,7 +53,7 @@ class VaultClient:
     def __init__(
         self,
         settings: Settings,
-        policy_loader: PolicySource,
+        judge: Judge,
         scrubber: Scrubber,
         *,
         breaker: CircuitBreaker | None = None,
@@ -61,7 +63,7 @@ class VaultClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self._policy = policy_loader
+        self._judge = judge
         self.scrubber = scrubber
         self.guard = Guard(
             "vault", scrubber, breaker=breaker, retry=retry, metrics=metrics, sleep=sleep
@@ -83,7 +85,7 @@ class VaultClient:
         """The key/value pairs at a KV v2 `path` ("<mount>/<path>", e.g. secret/tenants/acme/db)."""
 
         def run() -> dict[str, Secret]:
-            check_vault_path(current_policy(self._policy), tenant, path)
+            ask(self._judge, VaultRead(path), tenant)
             return self._read(path)
 
         return self.guard.call(f"reading {path}", run)
@@ -97,16 +99,19 @@ class VaultClient:
         """Which of the tenant's secret paths resolve: names of paths and keys, never values."""
 
         def run() -> dict[str, Any]:
-            policy = current_policy(self._policy)
+            policy = self._judge.current()
+            if tenant not in policy.tenants:  # the judge says why
+                ask(self._judge, VaultRead(f"secret/{tenant}"), tenant)
             report: dict[str, Any] = {}
-            for template in vault_templates(policy, tenant):
+            for template in policy.vault_templates(tenant):
                 for path in self._expand(template):
                     try:
+                        ask(self._judge, VaultRead(path), tenant)
                         keys = sorted(self._read(path))
                         report[path] = {"status": "ok", "keys": keys}
                     except NotFound:
                         report[path] = {"status": "missing", "keys": []}
-                    except AuthError as exc:
+                    except (AuthError, AccessDenied) as exc:
                         report[path] = {"status": "denied", "detail": str(exc)}
             return {"tenant": tenant, "paths": report}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from bot.agent.errors import AgentError
 from bot.agent.loop import AgentConfig, AgentHandler
@@ -15,6 +14,7 @@ from bot.metrics import Metrics
 from bot.notify import Notifier, NullNotifier
 from bot.settings import Settings
 from integrations.scrubber import Scrubber
+from policy.source import PolicySource
 
 
 def agent_config(settings: Settings) -> AgentConfig:
@@ -46,7 +46,7 @@ def model_client(settings: Settings, scrubber: Scrubber) -> AnthropicModel:
 def build_agent(
     settings: Settings,
     store: PastTickets | None,
-    policy_loader: Any,
+    policy_loader: PolicySource,
     scrubber: Scrubber | None = None,
     notifier: Notifier | None = None,
     metrics: Metrics | None = None,
@@ -56,7 +56,7 @@ def build_agent(
     sandbox: CommandSandbox | None = None,
 ) -> AgentHandler:
     """The agent for a worker. `store` supplies past tickets for the escalation score;
-    `policy_loader` is a `PolicyLoader`, a callable or a `Policy`; `clients` holds the
+    `policy_loader` is the policy in force (a `PolicyLoader`); `clients` holds the
     integrations this deployment has (missing ones degrade their tools)."""
     scrubber = scrubber or Scrubber()
     toolbox = Toolbox(clients or Clients(), sandbox or SandboxRunner(), scrubber)
@@ -73,7 +73,7 @@ def build_agent(
 
 def clients_from_settings(
     settings: Settings,
-    policy_loader: Any,
+    policy_loader: PolicySource,
     scrubber: Scrubber,
     *,
     environ: Mapping[str, str] | None = None,
@@ -81,9 +81,10 @@ def clients_from_settings(
 ) -> Clients:
     """Every integration the settings configure (`integrations.registry`)."""
     from integrations.registry import Integrations
+    from sandbox.gate import GateJudge
 
     found = Integrations.from_settings(
-        settings, policy_loader, scrubber, environ=environ, metrics=metrics
+        settings, GateJudge(policy_loader), scrubber, environ=environ, metrics=metrics
     )
     return Clients(vault=found.vault, kubernetes=found.kubernetes, http=found.http, logs=found.logs)
 
@@ -91,7 +92,7 @@ def clients_from_settings(
 def build_agent_for_worker(
     settings: Settings,
     store: PastTickets | None,
-    policy_loader: Any = None,
+    policy_loader: PolicySource | None = None,
     notifier: Notifier | None = None,
     *,
     metrics: Metrics | None = None,
@@ -101,7 +102,9 @@ def build_agent_for_worker(
     (reloaded on change), the integrations the settings configure, the sandbox executor."""
     from policy.loader import PolicyLoader
 
-    loader = policy_loader if policy_loader is not None else PolicyLoader(settings.policy)
+    loader: PolicySource = (
+        policy_loader if policy_loader is not None else PolicyLoader(settings.policy)
+    )
     scrubber = Scrubber()
     clients = clients_from_settings(settings, loader, scrubber, environ=environ, metrics=metrics)
     return build_agent(settings, store, loader, scrubber, notifier, metrics, clients)

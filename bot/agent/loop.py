@@ -40,10 +40,9 @@ from bot.handoff.model import Handoff
 from bot.metrics import Metrics
 from bot.model import JobStatus
 from bot.notify import Notifier, Progress
-from integrations.access import current_policy
-from integrations.errors import AccessDenied
 from integrations.scrubber import Scrubber
 from policy.document import Policy
+from policy.source import PolicySource
 
 _RETRY_TEXT = {
     "rate_limited": "model API is rate-limiting",
@@ -70,7 +69,7 @@ class AgentHandler:
         config: AgentConfig,
         model: ModelClient,
         toolbox: Toolbox,
-        policy_source: Any,
+        policy_source: PolicySource,
         notifier: Notifier,
         *,
         past: PastTickets | None = None,
@@ -99,11 +98,9 @@ class AgentHandler:
         return self.toolbox.scrubber
 
     def policy(self) -> Policy:
-        """The policy in force now; none loaded means an empty policy, which denies all."""
-        try:
-            return current_policy(self.policy_source)
-        except AccessDenied:
-            return Policy()
+        """The policy in force now (a loader with no valid policy serves an empty one, which
+        denies every command)."""
+        return self.policy_source.current()
 
     def run(self, ctx: JobContext) -> HandlerResult:
         try:

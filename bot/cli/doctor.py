@@ -15,6 +15,7 @@ from integrations.scrubber import Scrubber
 from policy.loader import PolicyLoader
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor
+from sandbox.gate import GateJudge
 
 
 def local_checks(loader: PolicyLoader) -> list[Health]:
@@ -60,7 +61,7 @@ def register(app: typer.Typer) -> None:
         with errors_to_exit():
             loader = PolicyLoader(settings.policy)
             integrations = Integrations.from_settings(
-                settings, loader, Scrubber(), environ=dict(os.environ)
+                settings, GateJudge(loader), Scrubber(), environ=dict(os.environ)
             )
             try:
                 results = local_checks(loader) + run_doctor(integrations)

@@ -91,7 +91,7 @@ def _serve(
             workers,
             settings,
             store,
-            policy.current,
+            policy,
             notifier=SlackNotifier(policy.current),
             metrics=metrics,
         )

@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
                     handler,
                     settings,
                     store,
-                    policy_loader.current,
+                    policy_loader,
                     notifier=SlackNotifier(policy_loader.current),
                     metrics=metrics,
                 )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from bot.errors import ConfigError
 from bot.handler import JobHandler
 from bot.metrics import Metrics
@@ -12,6 +9,7 @@ from bot.notify import Notifier
 from bot.settings import Settings
 from bot.store import Store
 from bot.worker.scripted import ScriptedHandler
+from policy.source import PolicySource
 
 KNOWN = ("scripted", "agent")
 
@@ -20,7 +18,7 @@ def build_handler(
     name: str,
     settings: Settings,
     store: Store,
-    policy_loader: Callable[[], Any] | None = None,
+    policy_loader: PolicySource | None = None,
     notifier: Notifier | None = None,
     metrics: Metrics | None = None,
 ) -> JobHandler:

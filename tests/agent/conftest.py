@@ -14,6 +14,7 @@ from emulators.anthropic import SCENARIO_DIR, AnthropicEmulator
 from emulators.base import load_scenario
 from integrations.scrubber import Scrubber
 from policy.document import Policy
+from policy.source import FixedPolicy
 from tests.agent.fakes import (
     FakeHttp,
     FakeKubernetes,
@@ -101,7 +102,7 @@ class Kit:
             ),
             model,
             Toolbox(clients, self.sandbox, self.scrubber),
-            self.policy,
+            FixedPolicy(self.policy),
             self.notifier,
             sleep=self._sleep,
         )

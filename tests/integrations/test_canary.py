@@ -19,7 +19,7 @@ from integrations.kubernetes import KubernetesClient
 from integrations.logs import LogStoreConfig, LogStores
 from integrations.outcome import Degraded, Ok
 from integrations.vault import VaultClient
-from tests.integrations.conftest import CANARY, FAST_RETRY, make_policy, settings_for
+from tests.integrations.conftest import CANARY, FAST_RETRY, make_judge, settings_for
 
 
 def leaky_scenario(scenario):
@@ -51,7 +51,7 @@ def test_canary_never_leaves_the_integrations(scenario, scrubber, token_file, ca
             kube_api_server=kube_emu.url,
             kube_token_path=token_file,
         )
-        policy = make_policy([platform_emu.port])
+        policy = make_judge([platform_emu.port])
         kwargs = {"retry": FAST_RETRY, "sleep": lambda s: None}
         vault = VaultClient(settings, policy, scrubber, **kwargs)
         kube = KubernetesClient(settings, policy, scrubber, **kwargs)

@@ -11,7 +11,7 @@ from integrations.http import ApiConfig, HttpClient, apis_from_settings
 from integrations.logs import LogStoreConfig, LogStores, confine_logql
 from integrations.outcome import Degraded, Ok
 from integrations.vault import VaultClient
-from tests.integrations.conftest import FAST_RETRY, make_policy, settings_for
+from tests.integrations.conftest import FAST_RETRY, make_judge, make_policy, settings_for
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def http(platform_emulator, scrubber, closing):
         )
         client = HttpClient(
             settings_for(),
-            make_policy(ports or [platform_emulator.port]),
+            make_judge(ports or [platform_emulator.port]),
             scrubber,
             {"platform": api},
             retry=FAST_RETRY,
@@ -108,7 +108,7 @@ def test_http_fault_modes(http, platform_emulator, mode, expect, retryable):
 def test_http_timeout(platform_emulator, scrubber, closing):
     client = HttpClient(
         settings_for(http_timeout_seconds=0.3),
-        make_policy([platform_emulator.port]),
+        make_judge([platform_emulator.port]),
         scrubber,
         {"platform": ApiConfig(base_url=platform_emulator.url)},
         retry=FAST_RETRY,
@@ -129,10 +129,10 @@ def test_token_from_vault_is_used_and_never_shown(
         platform_apis={"platform": platform_emulator.url},
         platform_api_auth={"platform": "vault:secret/platform/api#token"},
     )
-    vault = VaultClient(settings, make_policy(), scrubber)
+    vault = VaultClient(settings, make_judge(), scrubber)
     client = HttpClient(
         settings,
-        make_policy([platform_emulator.port]),
+        make_judge([platform_emulator.port]),
         scrubber,
         apis_from_settings(settings, {}),
         vault=vault,
@@ -166,7 +166,7 @@ def logs(loki_emulator, es_emulator, scrubber, closing):
         "elasticsearch": LogStoreConfig("elasticsearch", es_emulator.url, index="logs-*"),
     }
     client = LogStores(
-        settings_for(), make_policy(), scrubber, stores, retry=FAST_RETRY, sleep=lambda s: None
+        settings_for(), make_judge(), scrubber, stores, retry=FAST_RETRY, sleep=lambda s: None
     )
     closing.append(client)
     return client
@@ -240,7 +240,7 @@ def test_log_store_fault_modes(logs, loki_emulator, es_emulator, store, mode, ex
 def test_log_store_timeout(loki_emulator, scrubber, closing):
     client = LogStores(
         settings_for(http_timeout_seconds=0.3),
-        make_policy(),
+        make_judge(),
         scrubber,
         {"loki": LogStoreConfig("loki", loki_emulator.url)},
         retry=FAST_RETRY,

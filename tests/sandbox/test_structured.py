@@ -86,7 +86,8 @@ def test_check_vault_path(gate: Gate, path: str, tenant: str | None, allowed: bo
         ("pods", "acme-prod", "acme", True),
         ("pods/log", "acme-prod", "acme", True),
         ("nodes", None, "acme", True),
-        ("pods", None, None, True),
+        ("pods", None, None, False),  # structured reads need a tenant: fail closed
+        ("nodes", None, None, True),
         ("pods", None, "acme", False),
         ("pods", "kube-system", "acme", False),
         ("secrets", "acme-prod", "acme", False),
