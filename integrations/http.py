@@ -16,6 +16,7 @@ import httpx
 from pydantic import SecretStr
 
 from bot.settings import Settings
+from core.retry import RetryPolicy, parse_retry_after
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AuthError,
@@ -24,12 +25,10 @@ from integrations.errors import (
     NotConfigured,
     Unavailable,
     ask,
-    parse_retry_after,
 )
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Degraded, Ok, Outcome
-from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
 from policy.judge import HttpRequest, Judge

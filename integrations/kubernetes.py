@@ -19,6 +19,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from bot.settings import Settings
+from core.retry import RetryPolicy, parse_retry_after
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AccessDenied,
@@ -30,12 +31,10 @@ from integrations.errors import (
     NotFound,
     Unavailable,
     ask,
-    parse_retry_after,
 )
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Outcome
-from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from policy.document import is_glob
 from policy.judge import Judge, KubernetesRead

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.settings import Settings
+from core.retry import RetryPolicy, parse_retry_after
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AccessDenied,
@@ -31,12 +32,10 @@ from integrations.errors import (
     NotConfigured,
     Unavailable,
     ask,
-    parse_retry_after,
 )
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Degraded, Outcome
-from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from policy.judge import Judge, LogsQuery
 

@@ -14,6 +14,7 @@ import hvac.exceptions as hx
 import requests
 
 from bot.settings import Settings
+from core.retry import RetryPolicy, parse_retry_after
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AccessDenied,
@@ -25,12 +26,10 @@ from integrations.errors import (
     NotFound,
     Unavailable,
     ask,
-    parse_retry_after,
 )
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Outcome
-from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from integrations.secret import Secret
 from policy.judge import Judge, VaultRead

@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from policy.document import Policy
-from sandbox.errors import PolicyError
+from policy.errors import PolicyError
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ def agent_config(settings: Settings) -> AgentConfig:
             attempts=settings.model_retry_attempts,
             base_seconds=settings.model_retry_base_seconds,
             max_seconds=settings.model_retry_max_seconds,
+            max_retry_after=settings.model_retry_max_seconds,
         ),
         context_tokens=settings.model_context_tokens,
     )

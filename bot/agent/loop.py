@@ -56,7 +56,11 @@ _RETRY_TEXT = {
 class AgentConfig:
     model: str = "claude-sonnet-5-5"
     max_tokens: int = 4096
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(
+            attempts=6, base_seconds=1.0, max_seconds=60.0, max_retry_after=60.0
+        )
+    )
     context_tokens: int = 150_000
 
 

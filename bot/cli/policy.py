@@ -11,8 +11,9 @@ from rich.markup import escape
 
 from bot.cli.common import console, fail, load_settings, print_json
 from policy.document import Policy
+from policy.errors import PolicyError
 from policy.loader import SHIPPED_POLICY, load_policy
-from sandbox.errors import PolicyError, SandboxError
+from sandbox.errors import SandboxError
 from sandbox.gate import Decision, Gate
 
 SCHEMA_FILE = SHIPPED_POLICY.parent / "schema.json"

@@ -27,6 +27,7 @@ from bot.demo.stack import (
     demo_scenario,
     settings_for,
 )
+from bot.errors import SteadfastError
 from bot.model import Event, Job
 from bot.store import Store, open_store
 from bot.timeline import summary
@@ -37,7 +38,7 @@ TICKET = (
 )
 
 
-class DemoError(RuntimeError):
+class DemoError(SteadfastError):
     """The demo could not run to a handoff; the message says where it stopped."""
 
 

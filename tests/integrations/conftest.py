@@ -24,7 +24,7 @@ from policy.source import FixedPolicy
 from sandbox.gate import GateJudge
 
 CANARY = "canary-5e1f9a7c3b-acme-db-password"
-FAST_RETRY = RetryPolicy(attempts=3, initial_seconds=0.01, max_seconds=0.05, max_retry_after=0.2)
+FAST_RETRY = RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=0.05, max_retry_after=0.2)
 
 
 @pytest.fixture(scope="session")

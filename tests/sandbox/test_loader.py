@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from policy.document import Policy
+from policy.errors import PolicyError
 from policy.loader import SHIPPED_POLICY, PolicyLoader, load_policy, parse_policy
-from sandbox.errors import PolicyError
 from sandbox.gate import Gate
 
 GOOD = "version: 1\nbudgets:\n  steps: 7\n"
