@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +19,6 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from bot.settings import Settings
 from core.retry import RetryPolicy, parse_retry_after
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
@@ -68,6 +68,23 @@ ALIASES = {
 _CREDENTIAL_KEY = re.compile(r"(?i)pass|secret|token|credential|api[_-]?key|private|dsn|auth")
 
 
+@dataclass(frozen=True)
+class KubernetesConfig:
+    """How to reach the API server (built from Settings by `bot.wiring`): a kubeconfig, or a
+    server URL with a token file re-read on 401 (in-cluster: the projected service account)."""
+
+    api_server: str | None = None
+    kubeconfig: Path | None = None
+    in_cluster: bool = False
+    token_path: Path | None = None
+    ca_path: Path | None = None
+    timeout_seconds: float = 10.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_server or self.kubeconfig or self.in_cluster)
+
+
 def normalise(resource: str) -> str:
     name = resource.strip().lower()
     name = ALIASES.get(name, name)
@@ -79,7 +96,7 @@ def normalise(resource: str) -> str:
 class KubernetesClient:
     def __init__(
         self,
-        settings: Settings,
+        config: KubernetesConfig,
         judge: Judge,
         scrubber: Scrubber,
         *,
@@ -88,7 +105,7 @@ class KubernetesClient:
         metrics: Any | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.settings = settings
+        self.config = config
         self._judge = judge
         self.scrubber = scrubber
         self.guard = Guard(
@@ -190,11 +207,7 @@ class KubernetesClient:
             version = json.loads(body).get("gitVersion", "?")
             return True, self._auth, f"ok (server {version})"
 
-        if not (
-            self.settings.kube_api_server
-            or self.settings.kubeconfig
-            or self.settings.kube_in_cluster
-        ):
+        if not self.config.configured:
             return Health("kubernetes", False, None, "none", "not configured (set KUBECONFIG)")
         return timed("kubernetes", probe, self.scrubber)
 
@@ -252,7 +265,7 @@ class KubernetesClient:
         return obj
 
     def _timeout(self) -> dict[str, Any]:
-        t = self.settings.kube_timeout_seconds
+        t = self.config.timeout_seconds
         return {"_request_timeout": (t, t)}
 
     # --- transport ------------------------------------------------------------------------
@@ -300,13 +313,13 @@ class KubernetesClient:
             return self._api
 
     def _configure(self) -> k8s.Configuration:
-        s = self.settings
+        s = self.config
         cfg = k8s.Configuration()
         cfg.retries = False  # one retry layer only: ours (tenacity, with Retry-After)
-        if s.kube_api_server or s.kube_in_cluster:
-            cfg.host = s.kube_api_server or "https://kubernetes.default.svc"
-            token_path = s.kube_token_path or (SA_DIR / "token" if s.kube_in_cluster else None)
-            ca_path = s.kube_ca_path or (SA_DIR / "ca.crt" if s.kube_in_cluster else None)
+        if s.api_server or s.in_cluster:
+            cfg.host = s.api_server or "https://kubernetes.default.svc"
+            token_path = s.token_path or (SA_DIR / "token" if s.in_cluster else None)
+            ca_path = s.ca_path or (SA_DIR / "ca.crt" if s.in_cluster else None)
             if ca_path is not None:
                 cfg.ssl_ca_cert = str(ca_path)
             if token_path is not None:
@@ -351,7 +364,7 @@ class KubernetesClient:
             ) from exc
 
     def _translate(self, call: Callable[[k8s.ApiClient], Any], api: k8s.ApiClient) -> str:
-        timeout = self.settings.kube_timeout_seconds
+        timeout = self.config.timeout_seconds
         host = api.configuration.host
         try:
             response = call(api)

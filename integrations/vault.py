@@ -7,13 +7,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import hvac
 import hvac.exceptions as hx
 import requests
+from pydantic import SecretStr
 
-from bot.settings import Settings
 from core.retry import RetryPolicy, parse_retry_after
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
@@ -35,6 +37,22 @@ from integrations.secret import Secret
 from policy.judge import Judge, VaultRead
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class VaultConfig:
+    """Where Vault is and how this process logs in (built from Settings by `bot.wiring`)."""
+
+    addr: str | None = None
+    auth: str = "token"  # token | approle | kubernetes
+    token: SecretStr | None = None
+    role_id: str | None = None
+    secret_id: SecretStr | None = None
+    kubernetes_role: str | None = None
+    kubernetes_jwt_path: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    timeout_seconds: float = 5.0
+
+
 RENEW_MARGIN = 1 / 3  # renew once less than a third of the lease is left
 
 
@@ -51,7 +69,7 @@ def _rate_limit_hook(response: requests.Response, *args: Any, **kwargs: Any) -> 
 class VaultClient:
     def __init__(
         self,
-        settings: Settings,
+        config: VaultConfig,
         judge: Judge,
         scrubber: Scrubber,
         *,
@@ -61,7 +79,7 @@ class VaultClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings
+        self.config = config
         self._judge = judge
         self.scrubber = scrubber
         self.guard = Guard(
@@ -74,10 +92,10 @@ class VaultClient:
         self._lease: float = 0.0
         self._renewable = False
         self._logged_in = False
-        if settings.vault_token is not None:
-            scrubber.register("vault-token", settings.vault_token.get_secret_value())
-        if settings.vault_secret_id is not None:
-            scrubber.register("vault-secret-id", settings.vault_secret_id.get_secret_value())
+        if config.token is not None:
+            scrubber.register("vault-token", config.token.get_secret_value())
+        if config.secret_id is not None:
+            scrubber.register("vault-secret-id", config.secret_id.get_secret_value())
 
     # --- public API -----------------------------------------------------------------------
     def read(self, tenant: str, path: str) -> Outcome[dict[str, Secret]]:
@@ -117,7 +135,7 @@ class VaultClient:
         return self.guard.call(f"checking {tenant}'s Vault credentials", run)
 
     def health(self) -> Health:
-        if not self.settings.vault_addr:
+        if not self.config.addr:
             return Health("vault", False, None, "none", "not configured (set VAULT_ADDR)")
 
         def probe() -> tuple[bool, str, str]:
@@ -147,14 +165,14 @@ class VaultClient:
     def _hvac(self) -> hvac.Client:
         with self._lock:
             if self._client is None:
-                if not self.settings.vault_addr:
+                if not self.config.addr:
                     raise NotConfigured("Vault is not configured: set VAULT_ADDR")
                 session = requests.Session()
                 session.hooks["response"].append(_rate_limit_hook)
-                timeout = self.settings.vault_timeout_seconds
+                timeout = self.config.timeout_seconds
                 # token="" stops hvac from reading VAULT_TOKEN/~/.vault-token on its own
                 self._client = hvac.Client(
-                    url=self.settings.vault_addr, token="", timeout=timeout, session=session
+                    url=self.config.addr, token="", timeout=timeout, session=session
                 )
             return self._client
 
@@ -164,41 +182,41 @@ class VaultClient:
             self._login_once()
         except AuthExpired as exc:
             raise AuthError(
-                f"Vault refused the {self.settings.vault_auth} login (permission denied); check "
+                f"Vault refused the {self.config.auth} login (permission denied); check "
                 "the token, the AppRole ids or the service-account token and its Vault role"
             ) from exc
 
     def _login_once(self) -> None:
         client = self._hvac()
-        method = self.settings.vault_auth
-        s = self.settings
+        method = self.config.auth
+        s = self.config
         if method == "token":
-            if s.vault_token is None:
+            if s.token is None:
                 raise NotConfigured("Vault auth is 'token' but VAULT_TOKEN is not set")
-            client.token = s.vault_token.get_secret_value()
+            client.token = s.token.get_secret_value()
             data = self._translate(lambda: client.auth.token.lookup_self())["data"]
             self._set_lease(float(data.get("ttl") or 0), bool(data.get("renewable")))
         elif method == "approle":
-            if not s.vault_role_id or s.vault_secret_id is None:
+            if not s.role_id or s.secret_id is None:
                 raise NotConfigured("Vault auth is 'approle': set VAULT_ROLE_ID and SECRET_ID")
-            secret_id = s.vault_secret_id.get_secret_value()
+            secret_id = s.secret_id.get_secret_value()
             auth = self._translate(
-                lambda: client.auth.approle.login(role_id=s.vault_role_id, secret_id=secret_id)
+                lambda: client.auth.approle.login(role_id=s.role_id, secret_id=secret_id)
             )["auth"]
             self._accept(auth)
         elif method == "kubernetes":
-            if not s.vault_kubernetes_role:
+            if not s.kubernetes_role:
                 raise NotConfigured("Vault auth is 'kubernetes': set VAULT_KUBERNETES_ROLE")
             try:
-                jwt = s.vault_kubernetes_jwt_path.read_text().strip()
+                jwt = s.kubernetes_jwt_path.read_text().strip()
             except OSError as exc:
                 raise NotConfigured(
-                    f"cannot read the service-account token {s.vault_kubernetes_jwt_path}: "
+                    f"cannot read the service-account token {s.kubernetes_jwt_path}: "
                     f"{exc.strerror}"
                 ) from exc
             self.scrubber.register("kubernetes-sa-token", jwt)
             auth = self._translate(
-                lambda: client.auth.kubernetes.login(role=s.vault_kubernetes_role, jwt=jwt)
+                lambda: client.auth.kubernetes.login(role=s.kubernetes_role, jwt=jwt)
             )["auth"]
             self._accept(auth)
         else:
@@ -259,8 +277,8 @@ class VaultClient:
 
     def _translate(self, fn: Callable[[], T]) -> T:
         """hvac/requests errors become ours, here and nowhere else."""
-        addr = self.settings.vault_addr
-        timeout = self.settings.vault_timeout_seconds
+        addr = self.config.addr
+        timeout = self.config.timeout_seconds
         try:
             return fn()
         except IntegrationError:
@@ -327,7 +345,7 @@ class VaultClient:
         try:
             data = self._call(lambda c: c.auth.token.lookup_self())["data"]
         except IntegrationError as exc:
-            return f"{self.settings.vault_auth}: not authenticated ({exc})", False
+            return f"{self.config.auth}: not authenticated ({exc})", False
         ttl = data.get("ttl")
         left = "no expiry" if not ttl else f"token TTL {int(ttl)}s left"
-        return f"{self.settings.vault_auth}: {left}", True
+        return f"{self.config.auth}: {left}", True

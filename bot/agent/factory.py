@@ -77,14 +77,14 @@ def clients_from_settings(
     policy_loader: PolicySource,
     scrubber: Scrubber,
     *,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     metrics: Metrics | None = None,
 ) -> Clients:
-    """Every integration the settings configure (`integrations.registry`)."""
-    from integrations.registry import Integrations
+    """Every integration the settings configure (`bot.wiring`), each judged by the gate."""
+    from bot.wiring import build_integrations
     from sandbox.gate import GateJudge
 
-    found = Integrations.from_settings(
+    found = build_integrations(
         settings, GateJudge(policy_loader), scrubber, environ=environ, metrics=metrics
     )
     return Clients(vault=found.vault, kubernetes=found.kubernetes, http=found.http, logs=found.logs)
@@ -97,7 +97,7 @@ def build_agent_for_worker(
     notifier: Notifier | None = None,
     *,
     metrics: Metrics | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
 ) -> AgentHandler:
     """What `steadfast worker --handler agent` runs: the policy from `settings.policy`
     (reloaded on change), the integrations the settings configure, the sandbox executor."""

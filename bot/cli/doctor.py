@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import console, errors_to_exit, load_settings, print_json
+from bot.wiring import build_integrations
 from integrations.health import Health, check_all
 from integrations.registry import Integrations
 from integrations.scrubber import Scrubber
@@ -60,7 +61,7 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         with errors_to_exit():
             loader = PolicyLoader(settings.policy)
-            integrations = Integrations.from_settings(
+            integrations = build_integrations(
                 settings, GateJudge(loader), Scrubber(), environ=dict(os.environ)
             )
             try:

@@ -94,6 +94,7 @@ def _serve(
             policy,
             notifier=SlackNotifier(policy.current),
             metrics=metrics,
+            environ=dict(os.environ),
         )
         name = settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
         worker = Worker.from_settings(settings, store, handler, name=name, metrics=metrics)

@@ -60,6 +60,7 @@ def register(app: typer.Typer) -> None:
                     policy_loader,
                     notifier=SlackNotifier(policy_loader.current),
                     metrics=metrics,
+                    environ=dict(os.environ),  # the entry point hands down the environment
                 )
                 w = Worker.from_settings(
                     settings, store, job_handler, name=worker_name, metrics=metrics

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bot.errors import ConfigError
 from bot.handler import JobHandler
 from bot.metrics import Metrics
@@ -21,12 +23,17 @@ def build_handler(
     policy_loader: PolicySource | None = None,
     notifier: Notifier | None = None,
     metrics: Metrics | None = None,
+    *,
+    environ: Mapping[str, str],
 ) -> JobHandler:
-    """The handler called `name`. Raises ConfigError for a name no handler answers to."""
+    """The handler called `name`. Raises ConfigError for a name no handler answers to.
+    `environ` is the process environment (for credentials named `env:VAR`)."""
     if name == "scripted":
         return ScriptedHandler()
     if name == "agent":
         from bot.agent.factory import build_agent_for_worker  # the SDKs load only when used
 
-        return build_agent_for_worker(settings, store, policy_loader, notifier, metrics=metrics)
+        return build_agent_for_worker(
+            settings, store, policy_loader, notifier, metrics=metrics, environ=environ
+        )
     raise ConfigError(f"unknown handler {name!r}; choose one of: {', '.join(KNOWN)}")

@@ -169,9 +169,7 @@ def test_console_entry_point(sqlite_url: str) -> None:
 
 
 def test_an_integration_error_is_a_message_not_a_traceback(tmp_path) -> None:
-    """Every package's errors share the root `SteadfastError`, so the CLI's one handler
-    turns an `IntegrationError` (here: a malformed platform API auth) into exit 1 and a
-    line that says what to fix."""
+    """A configuration mistake found while wiring the integrations is a message and exit 1."""
     env = {
         "STEADFAST_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
         "STEADFAST_PLATFORM_APIS": json.dumps({"platform": "http://127.0.0.1:9"}),
@@ -191,3 +189,16 @@ def test_every_package_error_has_the_one_root() -> None:
 
     for error in (IntegrationError, PolicyError, SandboxError):
         assert issubclass(error, SteadfastError)
+
+
+def test_the_cli_handler_turns_an_integration_error_into_exit_1() -> None:
+    """`IntegrationError` shares the root `SteadfastError`, so it no longer escapes the CLI's
+    one error handler as a traceback."""
+    import typer
+
+    from bot.cli.common import errors_to_exit
+    from integrations.errors import NotConfigured
+
+    with pytest.raises(typer.Exit) as info, errors_to_exit():
+        raise NotConfigured("Vault is not configured: set VAULT_ADDR")
+    assert info.value.exit_code == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.wiring import kubernetes_config
 from integrations.breaker import BreakerState, CircuitBreaker
 from integrations.kubernetes import KubernetesClient
 from integrations.outcome import Degraded, Ok
@@ -35,7 +36,7 @@ def kube(kube_emulator, scrubber, token_file, closing):
         extra.setdefault("retry", FAST_RETRY)
         extra.setdefault("breaker", fast_breaker("kubernetes"))
         extra.setdefault("sleep", lambda s: None)
-        client = KubernetesClient(settings, make_judge(), scrubber, **extra)
+        client = KubernetesClient(kubernetes_config(settings), make_judge(), scrubber, **extra)
         closing.append(client)
         return client
 
@@ -207,7 +208,9 @@ contexts: [{{name: emu, context: {{cluster: emu, user: sa}}}}]
 current-context: emu
 """
     )
-    client = KubernetesClient(settings_for(kubeconfig=config), make_judge(), scrubber)
+    client = KubernetesClient(
+        kubernetes_config(settings_for(kubeconfig=config)), make_judge(), scrubber
+    )
     closing.append(client)
     assert POD in names(client.list("pods", "acme-prod", "acme"))
     health = client.health()
@@ -215,7 +218,7 @@ current-context: emu
 
 
 def test_unconfigured_and_unhealthy(kube, kube_emulator, scrubber, closing):
-    client = KubernetesClient(settings_for(), make_judge(), scrubber)
+    client = KubernetesClient(kubernetes_config(settings_for()), make_judge(), scrubber)
     closing.append(client)
     assert isinstance(client.list("pods", "acme-prod", "acme"), Degraded)
     assert not client.health().healthy
@@ -260,7 +263,9 @@ def test_tenant_namespace_globs_mean_the_same_to_the_gate_and_the_cluster_call(
     assert judge.judge(KubernetesRead("pods", "acme-prod"), "acme").allowed
     assert not judge.judge(KubernetesRead("pods", "kube-system"), "acme").allowed
     settings = settings_for(kube_api_server=kube_emulator.url, kube_token_path=token_file)
-    client = KubernetesClient(settings, judge, scrubber, retry=FAST_RETRY, sleep=lambda s: None)
+    client = KubernetesClient(
+        kubernetes_config(settings), judge, scrubber, retry=FAST_RETRY, sleep=lambda s: None
+    )
     closing.append(client)
 
     assert POD in names(client.list("pods", "acme-prod", "acme"))

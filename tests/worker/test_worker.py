@@ -129,6 +129,6 @@ def test_stop_releases_running_jobs_to_the_queue(store: Store) -> None:
 def test_build_handler_rejects_unknown_names(store: Store) -> None:
     from bot.errors import ConfigError
 
-    assert isinstance(build_handler("scripted", Settings(), store), ScriptedHandler)
+    assert isinstance(build_handler("scripted", Settings(), store, environ={}), ScriptedHandler)
     with pytest.raises(ConfigError, match="unknown handler 'nope'"):
-        build_handler("nope", Settings(), store)
+        build_handler("nope", Settings(), store, environ={})
