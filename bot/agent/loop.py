@@ -38,7 +38,7 @@ from bot.errors import LeaseLost, StopRequested
 from bot.handler import HandlerResult, JobContext
 from bot.handoff.model import Handoff
 from bot.metrics import Metrics
-from bot.model import JobStatus
+from bot.model import EventKind, JobStatus
 from bot.notify import Notifier, Progress
 from integrations.scrubber import Scrubber
 from policy.document import Policy
@@ -139,9 +139,9 @@ class AgentHandler:
                 if history.last_input_tokens > self.config.context_tokens:
                     data = compaction(history)
                     if data is not None:
-                        ctx.append("compacted", data)
+                        ctx.append(EventKind.COMPACTED, data)
                         continue
-                ctx.append("model_request", self._request_event(history, env))
+                ctx.append(EventKind.MODEL_REQUEST, self._request_event(history, env))
                 history = History.parse(ctx.events)
             try:
                 response = self._call_model(env, history)
@@ -150,11 +150,11 @@ class AgentHandler:
                 if data is None:
                     return self._fail_or_stop(env, history, exc)
                 compacted_for_size = True
-                ctx.append("compacted", {**data, "reason": str(exc)})
+                ctx.append(EventKind.COMPACTED, {**data, "reason": str(exc)})
                 continue
             except ModelError as exc:
                 return self._fail_or_stop(env, history, exc)
-            ctx.append("model_response", response)
+            ctx.append(EventKind.MODEL_RESPONSE, response)
             self._progress(env, History.parse(ctx.events))
             ctx.checkpoint()
 
@@ -164,7 +164,7 @@ class AgentHandler:
         threshold = env.policy.budgets.drift_after_seconds
         if history.paused_seconds > threshold and history.last_drift_seq < history.last_claim_seq:
             env.ctx.append(
-                "drift_check",
+                EventKind.DRIFT_CHECK,
                 {
                     "reason": "paused",
                     "waited_seconds": round(history.paused_seconds, 1),
@@ -194,17 +194,17 @@ class AgentHandler:
     def _submit(self, env: StepEnv, history: History, call: ToolCall) -> HandlerResult | None:
         ctx = env.ctx
         base = {"tool_use_id": call.tool_use_id, "name": call.name}
-        ctx.append("tool_call", {**base, "input": call.input, "step": call.step})
+        ctx.append(EventKind.TOOL_CALL, {**base, "input": call.input, "step": call.step})
         try:
             submitted = parse_input(call.name, call.input)
             assert isinstance(submitted, SubmitHandoff)
         except ToolInputError as exc:
-            ctx.append("tool_result", {**base, "content": str(exc), "is_error": True})
+            ctx.append(EventKind.TOOL_RESULT, {**base, "content": str(exc), "is_error": True})
             return None
         refusal = premature_escalation(submitted, history, env.policy, self.toolbox.available)
         if refusal is not None:
             ctx.append(
-                "tool_result", {**base, "content": refusal, "is_error": True, "layer_rule": True}
+                EventKind.TOOL_RESULT, {**base, "content": refusal, "is_error": True, "layer_rule": True}
             )
             return None
         handoff = build_handoff(
@@ -222,8 +222,8 @@ class AgentHandler:
     ) -> HandlerResult:
         handoff = Handoff.model_validate(self.scrubber.scrub_obj(handoff.model_dump()))
         score = handoff.score.model_dump() if handoff.score is not None else {}
-        env.ctx.append("escalation_score", {**score, "verdict": handoff.verdict, **(base or {})})
-        env.ctx.append("handoff", handoff.model_dump())
+        env.ctx.append(EventKind.ESCALATION_SCORE, {**score, "verdict": handoff.verdict, **(base or {})})
+        env.ctx.append(EventKind.HANDOFF, handoff.model_dump())
         return self._deliver(env.ctx, handoff)
 
     def _deliver(self, ctx: JobContext, handoff: Handoff) -> HandlerResult:
@@ -260,7 +260,7 @@ class AgentHandler:
         def on_retry(notice: RetryNotice) -> None:
             kind = notice.error.kind
             env.ctx.append(
-                "retry",
+                EventKind.RETRY,
                 {
                     "dependency": "model",
                     "attempt": notice.attempt,
@@ -311,14 +311,14 @@ class AgentHandler:
         message = self.scrubber.scrub(str(exc))
         if isinstance(exc, ModelAuthFailed):
             env.ctx.append(
-                "error", {"kind": "model_auth", "message": message, "status": exc.status}
+                EventKind.ERROR, {"kind": "model_auth", "message": message, "status": exc.status}
             )
             return HandlerResult(
                 status=JobStatus.FAILED, error_kind="model_auth", error_message=message
             )
         if isinstance(exc, ModelRetryable):
             env.ctx.append(
-                "degraded", {"dependency": "model", "reason": message, "retryable": True}
+                EventKind.DEGRADED, {"dependency": "model", "reason": message, "retryable": True}
             )
             return self._stop(
                 env,
@@ -327,7 +327,7 @@ class AgentHandler:
                 {},
             )
         env.ctx.append(
-            "error", {"kind": "model_rejected", "message": message, "status": exc.status}
+            EventKind.ERROR, {"kind": "model_rejected", "message": message, "status": exc.status}
         )
         if isinstance(exc, ContextTooLarge):
             return self._stop(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.handoff.render_slack import escape
-from bot.model import MAX_TICKET_CHARS, EventKind, Job, JobStatus, OutboxPost, Ticket
+from bot.model import MAX_TICKET_CHARS, EventKind, Job, JobStatus, OutboxPost, Ticket, outbox_key
 from bot.slack import messages
 from bot.slack.notifier import status_key, status_row
 from bot.store.store import Store
@@ -181,7 +181,7 @@ class Intake:
     def _acknowledgements(self, job: Job, channel: str, ts: str) -> list[OutboxPost]:
         """The :eyes: on the mention and the status message, committed with the job."""
         eyes = {"channel": channel, "timestamp": ts, "name": "eyes"}
-        posts = [OutboxPost(f"{job.id}:eyes", "reactions.add", eyes, purpose="eyes")]
+        posts = [OutboxPost(outbox_key(job.id, "eyes"), "reactions.add", eyes, purpose="eyes")]
         row = status_row(job)
         if row is not None:
             posts.append(OutboxPost(status_key(job.id), "chat.postMessage", row, purpose="status"))

@@ -15,7 +15,7 @@ from typing import Any
 from bot.handler import JobContext
 from bot.handoff.model import Handoff
 from bot.handoff.render_slack import escape, render_escalation, render_handoff
-from bot.model import Job
+from bot.model import Job, outbox_key
 from bot.notify import Progress
 from bot.slack import messages
 from policy.document import Policy
@@ -25,7 +25,7 @@ ESCALATION_LINK = "@@STEADFAST_ESCALATION_LINK@@"
 
 
 def status_key(job_id: str) -> str:
-    return f"{job_id}:status"
+    return outbox_key(job_id, "status")
 
 
 def thread_of(job: Job) -> tuple[str, str] | None:
@@ -94,7 +94,7 @@ class SlackNotifier:
             if previous:
                 payload["_after"] = previous
             ctx.outbox(purpose, "chat.postMessage", payload)
-            previous = f"{job.id}:{purpose}"
+            previous = outbox_key(job.id, purpose)
         self._ensure_status(ctx)
         final = {
             "channel": channel,
@@ -129,7 +129,7 @@ class SlackNotifier:
         parts = render_escalation(
             handoff, usergroup=route.usergroup, ticket_link=TICKET_LINK, tenant=tenant
         )
-        first = f"{job.id}:escalation"
+        first = outbox_key(job.id, "escalation")
         for i, message in enumerate(parts):
             payload: dict[str, Any] = {"channel": route.channel, **message}
             if i == 0:
