@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
                     settings,
                     store,
                     policy_loader,
-                    notifier=SlackNotifier(policy_loader.current),
+                    notifier=SlackNotifier(policy_loader),
                     metrics=metrics,
                     environ=dict(os.environ),  # the entry point hands down the environment
                 )

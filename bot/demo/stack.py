@@ -145,7 +145,7 @@ class InProcessBot:
         from bot.slack.app import build_bot  # Bolt loads only for the harnesses that use it
         from bot.slack.serve import SocketBot
 
-        self.bot = build_bot(settings, store, policy.current, http=False, update_interval=0.3)
+        self.bot = build_bot(settings, store, policy, http=False, update_interval=0.3)
         self.bot.start_dispatcher()
         self.front = SocketBot(self.bot, settings).start()
 

@@ -21,7 +21,7 @@ from bot.slack import messages
 from bot.slack.notifier import status_key, status_row
 from bot.store.store import Store
 from bot.waits import open_wait
-from policy.document import Policy
+from policy.source import PolicySource
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Intake:
     def __init__(
         self,
         store: Store,
-        policy: Callable[[], Policy],
+        policy: PolicySource,
         *,
         bot_user_id: str | None,
         on_outbox: Callable[[], None] = lambda: None,
@@ -100,7 +100,7 @@ class Intake:
                 "thread as a file; I can read the live systems myself).",
             )
             return Outcome("too_long")
-        policy = self._policy()
+        policy = self._policy.current()
         tenant = policy.tenant_for_channel(channel)
         if tenant is None and policy.tenants:
             self._reply(

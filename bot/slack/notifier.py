@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 from bot.handler import JobContext
@@ -18,7 +17,7 @@ from bot.handoff.render_slack import escape, render_escalation, render_handoff
 from bot.model import Job, outbox_key
 from bot.notify import Progress
 from bot.slack import messages
-from policy.document import Policy
+from policy.source import PolicySource
 
 TICKET_LINK = "@@STEADFAST_TICKET_LINK@@"
 ESCALATION_LINK = "@@STEADFAST_ESCALATION_LINK@@"
@@ -52,7 +51,7 @@ def _digest(value: Any) -> str:
 class SlackNotifier:
     """Implements `bot.notify.Notifier`. `policy` is read at each escalation (it may reload)."""
 
-    def __init__(self, policy: Callable[[], Policy]) -> None:
+    def __init__(self, policy: PolicySource) -> None:
         self._policy = policy
 
     def progress(self, ctx: JobContext, progress: Progress) -> None:
@@ -114,7 +113,7 @@ class SlackNotifier:
     def _escalate(self, ctx: JobContext, handoff: Handoff, channel: str, thread: str) -> None:
         job = ctx.job
         tenant = handoff.tenant or job.ticket.tenant
-        route = self._policy().escalation.route_for(tenant)
+        route = self._policy.current().escalation.route_for(tenant)
         if route is None:
             note = messages.note(
                 ":warning: Escalated, but the policy names no on-call channel "
