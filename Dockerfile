@@ -27,10 +27,12 @@ RUN python -m venv /opt/steadfast
 WORKDIR /src
 # Dependencies first, from pyproject.toml only, so code edits do not re-download them.
 COPY pyproject.toml README.md ./
-RUN mkdir -p bot sandbox integrations emulators \
- && touch bot/__init__.py sandbox/__init__.py integrations/__init__.py emulators/__init__.py \
+RUN mkdir -p core policy bot sandbox integrations emulators \
+ && touch core/__init__.py policy/__init__.py bot/__init__.py sandbox/__init__.py integrations/__init__.py emulators/__init__.py \
  && /opt/steadfast/bin/pip install . \
  && /opt/steadfast/bin/pip uninstall -y steadfast
+COPY core ./core
+COPY policy ./policy
 COPY bot ./bot
 COPY sandbox ./sandbox
 COPY policy ./policy

@@ -11,9 +11,9 @@ import statistics
 import time
 from pathlib import Path
 
+from policy.loader import SHIPPED_POLICY, load_policy
 from sandbox.executor import Executor
 from sandbox.gate import Gate
-from sandbox.loader import SHIPPED_POLICY, load_policy
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.settings import Settings
+from bot.wiring import http_config, kubernetes_config, vault_config
 from emulators.base import load_scenario
 from emulators.kubernetes import KubernetesEmulator
 from emulators.logs import LokiEmulator
@@ -25,11 +26,13 @@ from emulators.vault import VaultEmulator
 from integrations.breaker import CircuitBreaker
 from integrations.http import ApiConfig, HttpClient
 from integrations.kubernetes import KubernetesClient
-from integrations.logs import LogStoreConfig, LogStores
+from integrations.logs import LogsConfig, LogStoreConfig, LogStores
 from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
-from sandbox.policy import Policy
+from policy.document import Policy
+from policy.source import FixedPolicy
+from sandbox.gate import GateJudge
 
 
 def median_ms(fn: Callable[[], Any], repeat: int) -> float:
@@ -72,12 +75,12 @@ def main() -> None:
             kube_token_path=token,
             vault_timeout_seconds=0.5,
         )
-        pol, scrubber = policy(p.port), Scrubber()
-        vault = VaultClient(settings, pol, scrubber)
-        kube = KubernetesClient(settings, pol, scrubber)
+        pol, scrubber = GateJudge(FixedPolicy(policy(p.port))), Scrubber()
+        vault = VaultClient(vault_config(settings), pol, scrubber)
+        kube = KubernetesClient(kubernetes_config(settings), pol, scrubber)
         api = ApiConfig(p.url, token=SecretStr("platform-demo-token"))
-        http = HttpClient(settings, pol, scrubber, {"platform": api})
-        logs = LogStores(settings, pol, scrubber, {"loki": LogStoreConfig("loki", loki.url)})
+        http = HttpClient(http_config(settings), pol, scrubber, {"platform": api})
+        logs = LogStores(LogsConfig({"loki": LogStoreConfig("loki", loki.url)}), pol, scrubber)
         calls = {
             "vault read (hvac)": lambda: vault.read("acme", "secret/tenants/acme/db"),
             "kubernetes list pods": lambda: kube.list("pods", "acme-prod", "acme"),
@@ -95,7 +98,9 @@ def main() -> None:
         v.timeout_paths = ["^/v1/secret/data/tenants/acme/"]
         v.timeout_ms = 5_000
         breaker = CircuitBreaker("vault", failure_threshold=1, reset_seconds=60)
-        dead = VaultClient(settings, pol, scrubber, breaker=breaker, retry=RetryPolicy(attempts=3))
+        dead = VaultClient(
+            vault_config(settings), pol, scrubber, breaker=breaker, retry=RetryPolicy(attempts=3)
+        )
         first = median_ms(lambda: dead.read("acme", "secret/tenants/acme/db"), 1)
         rows.append(("vault hanging, breaker closed (3 attempts x 0.5 s)", f"{first:.0f} ms"))
         opened = median_ms(lambda: dead.read("acme", "secret/tenants/acme/db"), 1000)

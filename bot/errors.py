@@ -1,23 +1,34 @@
-"""The `bot` package's exceptions.
+"""The `bot` package's exceptions, under the one root in `core.errors`.
 
-    SteadfastError
+    SteadfastError           (core.errors; re-exported here)
     ├── ConfigError          settings or environment cannot work; the message names the variable
     ├── StoreError           the database refused or is unreachable
     │   └── MigrationError
     ├── JobNotFound          no job with that id
     ├── IllegalTransition    the operator asked for a move the lifecycle forbids
-    ├── DuplicateJob         (internal) a submit raced with another submit of the same key
+    ├── NotWaiting           a human reply for a job not waiting for that kind of reply
     ├── LeaseLost            this worker no longer owns the job: stop, write nothing more
-    └── StopRequested        the job must stop at this step boundary (pause, cancel, shutdown)
+    ├── StopRequested        the job must stop at this step boundary (pause, cancel, shutdown)
+    └── AgentError           the agent loop (`bot/agent/errors.py` draws its subtree)
 
-The CLI prints `str(error)` and exits 1 for any of these.
+The CLI prints `str(error)` and exits 1 for any `SteadfastError`, whichever package raised it.
 """
 
 from __future__ import annotations
 
+from core.errors import SteadfastError
 
-class SteadfastError(Exception):
-    """Root of every error this package raises on purpose."""
+__all__ = [
+    "ConfigError",
+    "IllegalTransition",
+    "JobNotFound",
+    "LeaseLost",
+    "MigrationError",
+    "NotWaiting",
+    "SteadfastError",
+    "StopRequested",
+    "StoreError",
+]
 
 
 class ConfigError(SteadfastError):

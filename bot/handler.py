@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.model import Event, Job, JobStatus
+from bot.model import Event, EventKind, Job, JobStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class JobContext(Protocol):
     @property
     def worker_name(self) -> str: ...
 
-    def append(self, kind: str, data: dict[str, Any] | None = None) -> Event:
+    def append(self, kind: EventKind, data: dict[str, Any] | None = None) -> Event:
         """Fenced append, committed before it returns. Raises LeaseLost."""
         ...
 

@@ -151,6 +151,13 @@ class OutboxState(enum.StrEnum):
     FAILED = "failed"
 
 
+def outbox_key(job_id: str, purpose: str, *qualifiers: str) -> str:
+    """The one way an outbox row's key is built: `job:purpose[:qualifier...]`. The key is how a
+    post is found again after a crash (Slack message metadata carries it), so every writer
+    must spell it the same."""
+    return ":".join((job_id, purpose, *qualifiers))
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxPost:
     """A Slack call to make once, written in the same transaction as the change behind it."""
@@ -163,7 +170,7 @@ class OutboxPost:
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
-    key: str  # stable: f"{job_id}:{purpose}"
+    key: str  # stable: outbox_key(job_id, purpose)
     job_id: str | None
     purpose: str
     method: str  # "chat.postMessage" or "chat.update" etc.

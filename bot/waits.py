@@ -17,7 +17,7 @@ from bot.model import Event, EventKind, JobStatus
 from bot.slack import messages
 from bot.slack.notifier import thread_of
 from bot.store.store import Store, utcnow
-from sandbox.policy import Waits
+from policy.document import Waits
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from integrations.breaker import CircuitBreaker
-from integrations.errors import IntegrationError
+from integrations.errors import AccessDenied, IntegrationError
 from integrations.outcome import Degraded, Ok, Outcome
 from integrations.retry import RetryPolicy, call_with_retry
 from integrations.scrubber import Scrubber
+from policy.judge import Decision
 
 T = TypeVar("T")
 
@@ -59,7 +60,8 @@ class Guard:
                 # the dependency answered (not found, denied by policy): it is healthy
                 self.breaker.record_success()
                 self._up(True)
-            return self._degraded(f"{what}: {message}", retryable=exc.retryable)
+            denied = exc.decision if isinstance(exc, AccessDenied) else None
+            return self._degraded(f"{what}: {message}", retryable=exc.retryable, denied=denied)
         except Exception as exc:  # a vendor error we did not translate, or a bug: never raise
             message = self.scrubber.scrub(f"{type(exc).__name__}: {exc}")
             self.breaker.record_failure(message)
@@ -71,11 +73,13 @@ class Guard:
         self._up(True)
         return Ok(self.scrubber.scrub_obj(value))
 
-    def _degraded(self, reason: str, *, retryable: bool, log: bool = True) -> Degraded:
+    def _degraded(
+        self, reason: str, *, retryable: bool, log: bool = True, denied: Decision | None = None
+    ) -> Degraded:
         reason = self.scrubber.scrub(reason)
         if log:
             self.log.warning("%s degraded: %s", self.dependency, reason)
-        return Degraded(self.dependency, reason, retryable)
+        return Degraded(self.dependency, reason, retryable, denied)
 
     def _on_retry(self, exc: BaseException, delay: float) -> None:
         self.log.info(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
-from bot.settings import Settings
-from integrations.access import PolicySource, check_http, current_policy
+from core.retry import RetryPolicy, parse_retry_after
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AuthError,
@@ -24,14 +23,14 @@ from integrations.errors import (
     IntegrationError,
     NotConfigured,
     Unavailable,
-    parse_retry_after,
+    ask,
 )
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Degraded, Ok, Outcome
-from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
+from policy.judge import HttpRequest, Judge
 
 
 @dataclass(frozen=True)
@@ -70,31 +69,18 @@ class HttpResult:
 _KEEP_HEADERS = ("content-type", "content-length", "location", "retry-after", "date", "etag")
 
 
-def apis_from_settings(settings: Settings, environ: Mapping[str, str]) -> dict[str, ApiConfig]:
-    """Build the named APIs; `environ` is passed in by the entry point (no ambient reads)."""
-    apis: dict[str, ApiConfig] = {}
-    for name, base in settings.platform_apis.items():
-        auth = settings.platform_api_auth.get(name, "")
-        token: SecretStr | None = None
-        vault_path: str | None = None
-        if auth.startswith("env:"):
-            value = environ.get(auth[4:])
-            token = SecretStr(value) if value else None
-        elif auth.startswith("vault:"):
-            vault_path = auth[6:]
-        elif auth:
-            raise NotConfigured(
-                f"platform_api_auth[{name!r}] must start with 'env:' or 'vault:', got {auth!r}"
-            )
-        apis[name] = ApiConfig(base_url=base, token=token, token_vault_path=vault_path)
-    return apis
+@dataclass(frozen=True)
+class HttpConfig:
+    """The HTTP client's own settings (built from Settings by `bot.wiring`)."""
+
+    timeout_seconds: float = 10.0
 
 
 class HttpClient:
     def __init__(
         self,
-        settings: Settings,
-        policy_loader: PolicySource,
+        config: HttpConfig,
+        judge: Judge,
         scrubber: Scrubber,
         apis: dict[str, ApiConfig] | None = None,
         *,
@@ -104,14 +90,10 @@ class HttpClient:
         metrics: Any | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.settings = settings
-        self._policy = policy_loader
+        self.config = config
+        self._judge = judge
         self.scrubber = scrubber
-        self.apis = (
-            apis
-            if apis is not None
-            else {n: ApiConfig(base_url=u) for n, u in settings.platform_apis.items()}
-        )
+        self.apis = apis if apis is not None else {}
         self.vault = vault
         self._retry = retry
         self._breaker_factory = breaker_factory or (lambda name: CircuitBreaker(name))
@@ -153,8 +135,7 @@ class HttpClient:
         dependency = f"http:{name or urlsplit(url).hostname}"
 
         def run() -> HttpResult:
-            policy = current_policy(self._policy)
-            check_http(policy, tenant, url, method, configured=api is not None)
+            ask(self._judge, HttpRequest(method, url, configured=api is not None), tenant)
             return self._fetch(method.upper(), url, name, api)
 
         return self.guard(dependency).call(f"{method.upper()} {url}", run)
@@ -223,8 +204,8 @@ class HttpClient:
             if token:
                 value = f"{api.auth_scheme} {token}" if api.auth_scheme else token
                 headers[api.auth_header] = value
-        timeout = (api.timeout_seconds if api else None) or self.settings.http_timeout_seconds
-        cap = current_policy(self._policy).limits.output_cap_bytes
+        timeout = (api.timeout_seconds if api else None) or self.config.timeout_seconds
+        cap = self._judge.current().limits.output_cap_bytes
         try:
             with self._http.stream(method, url, headers=headers, timeout=timeout) as response:
                 body = bytearray()

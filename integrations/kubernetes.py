@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,14 +19,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from bot.settings import Settings
-from integrations.access import (
-    PolicySource,
-    check_kubernetes,
-    check_namespace,
-    current_policy,
-    tenant_namespaces,
-)
+from core.retry import RetryPolicy, parse_retry_after
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AccessDenied,
@@ -36,14 +30,15 @@ from integrations.errors import (
     NotConfigured,
     NotFound,
     Unavailable,
-    parse_retry_after,
+    ask,
 )
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Outcome
 from integrations.refresh import RefreshObserver, notify
-from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
+from policy.document import is_glob
+from policy.judge import Judge, KubernetesRead
 
 T = TypeVar("T")
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -74,6 +69,23 @@ ALIASES = {
 _CREDENTIAL_KEY = re.compile(r"(?i)pass|secret|token|credential|api[_-]?key|private|dsn|auth")
 
 
+@dataclass(frozen=True)
+class KubernetesConfig:
+    """How to reach the API server (built from Settings by `bot.wiring`): a kubeconfig, or a
+    server URL with a token file re-read on 401 (in-cluster: the projected service account)."""
+
+    api_server: str | None = None
+    kubeconfig: Path | None = None
+    in_cluster: bool = False
+    token_path: Path | None = None
+    ca_path: Path | None = None
+    timeout_seconds: float = 10.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_server or self.kubeconfig or self.in_cluster)
+
+
 def normalise(resource: str) -> str:
     name = resource.strip().lower()
     name = ALIASES.get(name, name)
@@ -85,8 +97,8 @@ def normalise(resource: str) -> str:
 class KubernetesClient:
     def __init__(
         self,
-        settings: Settings,
-        policy_loader: PolicySource,
+        config: KubernetesConfig,
+        judge: Judge,
         scrubber: Scrubber,
         *,
         breaker: CircuitBreaker | None = None,
@@ -95,9 +107,9 @@ class KubernetesClient:
         sleep: Callable[[float], None] = time.sleep,
         on_refresh: RefreshObserver | None = None,
     ) -> None:
-        self.settings = settings
+        self.config = config
+        self._judge = judge
         self._on_refresh = on_refresh
-        self._policy = policy_loader
         self.scrubber = scrubber
         self.guard = Guard(
             "kubernetes", scrubber, breaker=breaker, retry=retry, metrics=metrics, sleep=sleep
@@ -128,8 +140,13 @@ class KubernetesClient:
                 kind = str(body.get("kind", "")).removesuffix("List")
                 items += [self._clean(res, {"kind": kind, **item}) for item in body["items"]]
             if res == "namespaces" and tenant is not None:
-                mine = set(tenant_namespaces(current_policy(self._policy), tenant))
-                items = [i for i in items if i.get("metadata", {}).get("name") in mine]
+                found = self._judge.current().tenants.get(tenant)
+                items = [
+                    i
+                    for i in items
+                    if found is not None
+                    and found.owns_namespace(str(i.get("metadata", {}).get("name", "")))
+                ]
             return items
 
         return self.guard.call(f"listing {resource} in {namespace or tenant or 'cluster'}", run)
@@ -139,8 +156,8 @@ class KubernetesClient:
     ) -> Outcome[dict[str, Any]]:
         def run() -> dict[str, Any]:
             res, namespaces = self._scope(resource, namespace, tenant, single=True)
-            if res == "namespaces":
-                check_namespace(current_policy(self._policy), tenant, name)
+            if res == "namespaces":  # reading one namespace object is scoped to that namespace
+                ask(self._judge, KubernetesRead(res, name), tenant)
             return self._clean(res, self._call(res, "read", namespaces[0], name))
 
         return self.guard.call(f"getting {resource}/{name} in {namespace or 'cluster'}", run)
@@ -156,8 +173,7 @@ class KubernetesClient:
         previous: bool = False,
     ) -> Outcome[str]:
         def run() -> str:
-            policy = current_policy(self._policy)
-            check_kubernetes(policy, "pods/log", namespace, tenant)
+            ask(self._judge, KubernetesRead("pods/log", namespace), tenant)
             kwargs: dict[str, Any] = {"previous": previous}
             if container:
                 kwargs["container"] = container
@@ -170,7 +186,7 @@ class KubernetesClient:
                     pod, namespace, _preload_content=False, **self._timeout(), **kwargs
                 )
             )
-            cap = policy.limits.output_cap_bytes
+            cap = self._judge.current().limits.output_cap_bytes
             if len(text) > cap:  # keep the end: the newest lines are the ones that matter
                 text = f"[... {len(text) - cap} earlier bytes cut ...]\n" + text[-cap:]
             return text
@@ -194,11 +210,7 @@ class KubernetesClient:
             version = json.loads(body).get("gitVersion", "?")
             return True, self._auth, f"ok (server {version})"
 
-        if not (
-            self.settings.kube_api_server
-            or self.settings.kubeconfig
-            or self.settings.kube_in_cluster
-        ):
+        if not self.config.configured:
             return Health("kubernetes", False, None, "none", "not configured (set KUBECONFIG)")
         return timed("kubernetes", probe, self.scrubber)
 
@@ -213,20 +225,37 @@ class KubernetesClient:
         self, resource: str, namespace: str | None, tenant: str | None, single: bool = False
     ) -> tuple[str, builtins.list[str | None]]:
         res = normalise(resource)
-        policy = current_policy(self._policy)
         if not RESOURCES[res][2]:
-            check_kubernetes(policy, res, None, tenant)
+            ask(self._judge, KubernetesRead(res, None), tenant)
             return res, [None]
         if namespace is not None:
-            check_kubernetes(policy, res, namespace, tenant)
+            ask(self._judge, KubernetesRead(res, namespace), tenant)
             return res, [namespace]
         if single:
             raise BadRequest(f"{res} are namespaced: name the namespace")
         # never list across the whole cluster: only the tenant's namespaces
-        namespaces: builtins.list[str | None] = list(tenant_namespaces(policy, tenant))
+        namespaces: builtins.list[str | None] = list(self._tenant_namespaces(res, tenant))
         for ns in namespaces:
-            check_kubernetes(policy, res, ns, tenant)
+            ask(self._judge, KubernetesRead(res, ns), tenant)
         return res, namespaces
+
+    def _tenant_namespaces(self, res: str, tenant: str | None) -> builtins.list[str]:
+        """The tenant's namespaces as they exist: glob entries (`acme-*`) are expanded against
+        the cluster's namespace list, so a pattern is never sent as a namespace name."""
+        if tenant is None:
+            raise BadRequest(
+                f"name the namespace: this ticket has no tenant, so there are no tenant "
+                f"namespaces to list {res} in"
+            )
+        found = self._judge.current().tenants.get(tenant)
+        if found is None:  # the judge says why (unknown tenant)
+            ask(self._judge, KubernetesRead(res, None), tenant)
+            raise AccessDenied(f"tenant {tenant!r} is not in the policy")
+        if not any(is_glob(ns) for ns in found.namespaces):  # no cluster call needed
+            return list(found.namespaces)
+        body = self._call("namespaces", "list", None, None)
+        names = [str(i.get("metadata", {}).get("name", "")) for i in body.get("items", [])]
+        return found.namespaces_in(names)
 
     def _clean(self, res: str, obj: dict[str, Any]) -> dict[str, Any]:
         obj.get("metadata", {}).pop("managedFields", None)
@@ -239,7 +268,7 @@ class KubernetesClient:
         return obj
 
     def _timeout(self) -> dict[str, Any]:
-        t = self.settings.kube_timeout_seconds
+        t = self.config.timeout_seconds
         return {"_request_timeout": (t, t)}
 
     # --- transport ------------------------------------------------------------------------
@@ -287,13 +316,13 @@ class KubernetesClient:
             return self._api
 
     def _configure(self) -> k8s.Configuration:
-        s = self.settings
+        s = self.config
         cfg = k8s.Configuration()
         cfg.retries = False  # one retry layer only: ours (tenacity, with Retry-After)
-        if s.kube_api_server or s.kube_in_cluster:
-            cfg.host = s.kube_api_server or "https://kubernetes.default.svc"
-            token_path = s.kube_token_path or (SA_DIR / "token" if s.kube_in_cluster else None)
-            ca_path = s.kube_ca_path or (SA_DIR / "ca.crt" if s.kube_in_cluster else None)
+        if s.api_server or s.in_cluster:
+            cfg.host = s.api_server or "https://kubernetes.default.svc"
+            token_path = s.token_path or (SA_DIR / "token" if s.in_cluster else None)
+            ca_path = s.ca_path or (SA_DIR / "ca.crt" if s.in_cluster else None)
             if ca_path is not None:
                 cfg.ssl_ca_cert = str(ca_path)
             if token_path is not None:
@@ -340,7 +369,7 @@ class KubernetesClient:
             ) from exc
 
     def _translate(self, call: Callable[[k8s.ApiClient], Any], api: k8s.ApiClient) -> str:
-        timeout = self.settings.kube_timeout_seconds
+        timeout = self.config.timeout_seconds
         host = api.configuration.host
         try:
             response = call(api)

@@ -15,15 +15,13 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from bot.settings import Settings
-from integrations.access import PolicySource, current_policy, tenant_of
+from core.retry import RetryPolicy, parse_retry_after
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AccessDenied,
@@ -31,13 +29,13 @@ from integrations.errors import (
     BadRequest,
     NotConfigured,
     Unavailable,
-    parse_retry_after,
+    ask,
 )
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Degraded, Outcome
-from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
+from policy.judge import Judge, LogsQuery
 
 MAX_LIMIT = 1000
 MAX_LINE_CHARS = 4000
@@ -53,16 +51,12 @@ class LogStoreConfig:
     timestamp_field: str = "@timestamp"
 
 
-def stores_from_settings(settings: Settings) -> dict[str, LogStoreConfig]:
-    stores: dict[str, LogStoreConfig] = {}
-    if settings.loki_url:
-        stores["loki"] = LogStoreConfig("loki", settings.loki_url.rstrip("/"))
-    if settings.elasticsearch_url:
-        parts = urlsplit(settings.elasticsearch_url)
-        index = parts.path.strip("/") or "*"
-        base = f"{parts.scheme}://{parts.netloc}"
-        stores["elasticsearch"] = LogStoreConfig("elasticsearch", base, index=index)
-    return stores
+@dataclass(frozen=True)
+class LogsConfig:
+    """The named log stores and their timeout (built from Settings by `bot.wiring`)."""
+
+    stores: dict[str, LogStoreConfig] = field(default_factory=dict)
+    timeout_seconds: float = 10.0
 
 
 _SELECTOR = re.compile(r"^\s*\{(?P<body>[^}]*)\}(?P<rest>.*)$", re.S)
@@ -88,20 +82,19 @@ def confine_logql(query: str, label: str, tenant: str) -> str:
 class LogStores:
     def __init__(
         self,
-        settings: Settings,
-        policy_loader: PolicySource,
+        config: LogsConfig,
+        judge: Judge,
         scrubber: Scrubber,
-        stores: dict[str, LogStoreConfig] | None = None,
         *,
         retry: RetryPolicy | None = None,
         breaker_factory: Callable[[str], CircuitBreaker] | None = None,
         metrics: Any | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.settings = settings
-        self._policy = policy_loader
+        self.config = config
+        self._judge = judge
         self.scrubber = scrubber
-        self.stores = stores if stores is not None else stores_from_settings(settings)
+        self.stores = dict(config.stores)
         factory = breaker_factory or (lambda name: CircuitBreaker(name))
         self._guards = {
             name: Guard(
@@ -136,7 +129,7 @@ class LogStores:
         limit = max(1, min(limit, MAX_LIMIT))
 
         def run() -> list[dict[str, Any]]:
-            tenant_of(current_policy(self._policy), tenant)  # unknown or missing tenant: denied
+            ask(self._judge, LogsQuery(store), tenant)  # unknown or missing tenant: denied
             assert tenant is not None
             if config.kind == "loki":
                 return self._loki(config, query, tenant, since_seconds, limit)
@@ -213,7 +206,7 @@ class LogStores:
     def _send(
         self, method: str, url: str, body: Any, params: dict[str, str] | None = None
     ) -> httpx.Response:
-        timeout = self.settings.http_timeout_seconds
+        timeout = self.config.timeout_seconds
         try:
             response = self._http.request(method, url, json=body, params=params, timeout=timeout)
         except httpx.TimeoutException as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from policy.judge import Decision
+
 T = TypeVar("T")
 
 
@@ -22,6 +24,7 @@ class Degraded:
     dependency: str  # "vault", "kubernetes", "http:<name>", "logs:<name>", "model", "slack"
     reason: str
     retryable: bool = True
+    denied: Decision | None = None  # the judge refused: a blocked call, not an outage
 
     ok = False
 

@@ -1,18 +1,14 @@
-"""Build every configured integration from `Settings` once, at the entry point."""
+"""The integrations one process has, held together for health checks and closing. They are
+built from configuration by the one factory in `bot/wiring.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from bot.settings import Settings
-from integrations.access import PolicySource
 from integrations.health import Health, check_all
-from integrations.http import HttpClient, apis_from_settings
+from integrations.http import HttpClient
 from integrations.kubernetes import KubernetesClient
 from integrations.logs import LogStores
-from integrations.refresh import RefreshObserver
 from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
 
@@ -24,38 +20,6 @@ class Integrations:
     kubernetes: KubernetesClient | None
     http: HttpClient
     logs: LogStores
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        policy: PolicySource,
-        scrubber: Scrubber,
-        *,
-        environ: Mapping[str, str] | None = None,
-        metrics: Any | None = None,
-        on_refresh: RefreshObserver | None = None,
-    ) -> Integrations:
-        """`environ` is the process environment, passed by the entry point, for
-        `platform_api_auth` entries of the form "env:VAR". `on_refresh` hears every credential
-        refresh (Vault re-login/renewal, Kubernetes token re-read)."""
-        vault = (
-            VaultClient(settings, policy, scrubber, metrics=metrics, on_refresh=on_refresh)
-            if settings.vault_addr
-            else None
-        )
-        kube_configured = bool(
-            settings.kube_api_server or settings.kubeconfig or settings.kube_in_cluster
-        )
-        kubernetes = (
-            KubernetesClient(settings, policy, scrubber, metrics=metrics, on_refresh=on_refresh)
-            if kube_configured
-            else None
-        )
-        apis = apis_from_settings(settings, environ or {})
-        http = HttpClient(settings, policy, scrubber, apis, vault=vault, metrics=metrics)
-        logs = LogStores(settings, policy, scrubber, metrics=metrics)
-        return cls(scrubber, vault, kubernetes, http, logs)
 
     def health(self) -> list[Health]:
         return check_all(self)

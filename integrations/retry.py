@@ -1,45 +1,32 @@
-"""Retries with tenacity: only `retryable` errors, exponential backoff with jitter, and a
-server's `Retry-After` honoured (capped, so one rude header cannot stall a job)."""
+"""Retries with tenacity: only `retryable` errors, waits from the one `core.retry.RetryPolicy`
+(exponential backoff with jitter, a server's `Retry-After` honoured, capped)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_random_exponential
 
+from core.retry import RetryPolicy
 from integrations.errors import IntegrationError, Unavailable
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 3
-    initial_seconds: float = 0.2
-    max_seconds: float = 5.0
-    max_retry_after: float = 30.0
+__all__ = ["RetryPolicy", "call_with_retry"]
 
 
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, IntegrationError) and exc.retryable
 
 
-class _Wait:
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._backoff = wait_random_exponential(
-            multiplier=policy.initial_seconds, max=policy.max_seconds
-        )
-        self._cap = policy.max_retry_after
-
-    def __call__(self, state: RetryCallState) -> float:
+def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
+    def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, Unavailable) and exc.retry_after is not None:
-            return min(exc.retry_after, self._cap)
-        return float(self._backoff(state))
+        retry_after = exc.retry_after if isinstance(exc, Unavailable) else None
+        return policy.wait_for(state.attempt_number, retry_after)
+
+    return wait
 
 
 def call_with_retry(
@@ -59,7 +46,7 @@ def call_with_retry(
 
     retrying = Retrying(
         stop=stop_after_attempt(max(1, policy.attempts)),
-        wait=_Wait(policy),
+        wait=_wait(policy),
         retry=retry_if_exception(_retryable),
         reraise=True,
         sleep=sleep,

@@ -7,16 +7,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import hvac
 import hvac.exceptions as hx
 import requests
+from pydantic import SecretStr
 
-from bot.settings import Settings
-from integrations.access import PolicySource, check_vault_path, current_policy, vault_templates
+from core.retry import RetryPolicy, parse_retry_after
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
+    AccessDenied,
     AuthError,
     AuthExpired,
     BadRequest,
@@ -24,17 +27,33 @@ from integrations.errors import (
     NotConfigured,
     NotFound,
     Unavailable,
-    parse_retry_after,
+    ask,
 )
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Outcome
 from integrations.refresh import RefreshObserver, notify
-from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from integrations.secret import Secret
+from policy.judge import Judge, VaultRead
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class VaultConfig:
+    """Where Vault is and how this process logs in (built from Settings by `bot.wiring`)."""
+
+    addr: str | None = None
+    auth: str = "token"  # token | approle | kubernetes
+    token: SecretStr | None = None
+    role_id: str | None = None
+    secret_id: SecretStr | None = None
+    kubernetes_role: str | None = None
+    kubernetes_jwt_path: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    timeout_seconds: float = 5.0
+
+
 RENEW_MARGIN = 1 / 3  # renew once less than a third of the lease is left
 
 
@@ -51,8 +70,8 @@ def _rate_limit_hook(response: requests.Response, *args: Any, **kwargs: Any) -> 
 class VaultClient:
     def __init__(
         self,
-        settings: Settings,
-        policy_loader: PolicySource,
+        config: VaultConfig,
+        judge: Judge,
         scrubber: Scrubber,
         *,
         breaker: CircuitBreaker | None = None,
@@ -62,9 +81,9 @@ class VaultClient:
         clock: Callable[[], float] = time.monotonic,
         on_refresh: RefreshObserver | None = None,
     ) -> None:
-        self.settings = settings
+        self.config = config
+        self._judge = judge
         self._on_refresh = on_refresh
-        self._policy = policy_loader
         self.scrubber = scrubber
         self.guard = Guard(
             "vault", scrubber, breaker=breaker, retry=retry, metrics=metrics, sleep=sleep
@@ -76,17 +95,17 @@ class VaultClient:
         self._lease: float = 0.0
         self._renewable = False
         self._logged_in = False
-        if settings.vault_token is not None:
-            scrubber.register("vault-token", settings.vault_token.get_secret_value())
-        if settings.vault_secret_id is not None:
-            scrubber.register("vault-secret-id", settings.vault_secret_id.get_secret_value())
+        if config.token is not None:
+            scrubber.register("vault-token", config.token.get_secret_value())
+        if config.secret_id is not None:
+            scrubber.register("vault-secret-id", config.secret_id.get_secret_value())
 
     # --- public API -----------------------------------------------------------------------
     def read(self, tenant: str, path: str) -> Outcome[dict[str, Secret]]:
         """The key/value pairs at a KV v2 `path` ("<mount>/<path>", e.g. secret/tenants/acme/db)."""
 
         def run() -> dict[str, Secret]:
-            check_vault_path(current_policy(self._policy), tenant, path)
+            ask(self._judge, VaultRead(path), tenant)
             return self._read(path)
 
         return self.guard.call(f"reading {path}", run)
@@ -100,23 +119,26 @@ class VaultClient:
         """Which of the tenant's secret paths resolve: names of paths and keys, never values."""
 
         def run() -> dict[str, Any]:
-            policy = current_policy(self._policy)
+            policy = self._judge.current()
+            if tenant not in policy.tenants:  # the judge says why
+                ask(self._judge, VaultRead(f"secret/{tenant}"), tenant)
             report: dict[str, Any] = {}
-            for template in vault_templates(policy, tenant):
+            for template in policy.vault_templates(tenant):
                 for path in self._expand(template):
                     try:
+                        ask(self._judge, VaultRead(path), tenant)
                         keys = sorted(self._read(path))
                         report[path] = {"status": "ok", "keys": keys}
                     except NotFound:
                         report[path] = {"status": "missing", "keys": []}
-                    except AuthError as exc:
+                    except (AuthError, AccessDenied) as exc:
                         report[path] = {"status": "denied", "detail": str(exc)}
             return {"tenant": tenant, "paths": report}
 
         return self.guard.call(f"checking {tenant}'s Vault credentials", run)
 
     def health(self) -> Health:
-        if not self.settings.vault_addr:
+        if not self.config.addr:
             return Health("vault", False, None, "none", "not configured (set VAULT_ADDR)")
 
         def probe() -> tuple[bool, str, str]:
@@ -146,14 +168,14 @@ class VaultClient:
     def _hvac(self) -> hvac.Client:
         with self._lock:
             if self._client is None:
-                if not self.settings.vault_addr:
+                if not self.config.addr:
                     raise NotConfigured("Vault is not configured: set VAULT_ADDR")
                 session = requests.Session()
                 session.hooks["response"].append(_rate_limit_hook)
-                timeout = self.settings.vault_timeout_seconds
+                timeout = self.config.timeout_seconds
                 # token="" stops hvac from reading VAULT_TOKEN/~/.vault-token on its own
                 self._client = hvac.Client(
-                    url=self.settings.vault_addr, token="", timeout=timeout, session=session
+                    url=self.config.addr, token="", timeout=timeout, session=session
                 )
             return self._client
 
@@ -163,41 +185,41 @@ class VaultClient:
             self._login_once()
         except AuthExpired as exc:
             raise AuthError(
-                f"Vault refused the {self.settings.vault_auth} login (permission denied); check "
+                f"Vault refused the {self.config.auth} login (permission denied); check "
                 "the token, the AppRole ids or the service-account token and its Vault role"
             ) from exc
 
     def _login_once(self) -> None:
         client = self._hvac()
-        method = self.settings.vault_auth
-        s = self.settings
+        method = self.config.auth
+        s = self.config
         if method == "token":
-            if s.vault_token is None:
+            if s.token is None:
                 raise NotConfigured("Vault auth is 'token' but VAULT_TOKEN is not set")
-            client.token = s.vault_token.get_secret_value()
+            client.token = s.token.get_secret_value()
             data = self._translate(lambda: client.auth.token.lookup_self())["data"]
             self._set_lease(float(data.get("ttl") or 0), bool(data.get("renewable")))
         elif method == "approle":
-            if not s.vault_role_id or s.vault_secret_id is None:
+            if not s.role_id or s.secret_id is None:
                 raise NotConfigured("Vault auth is 'approle': set VAULT_ROLE_ID and SECRET_ID")
-            secret_id = s.vault_secret_id.get_secret_value()
+            secret_id = s.secret_id.get_secret_value()
             auth = self._translate(
-                lambda: client.auth.approle.login(role_id=s.vault_role_id, secret_id=secret_id)
+                lambda: client.auth.approle.login(role_id=s.role_id, secret_id=secret_id)
             )["auth"]
             self._accept(auth)
         elif method == "kubernetes":
-            if not s.vault_kubernetes_role:
+            if not s.kubernetes_role:
                 raise NotConfigured("Vault auth is 'kubernetes': set VAULT_KUBERNETES_ROLE")
             try:
-                jwt = s.vault_kubernetes_jwt_path.read_text().strip()
+                jwt = s.kubernetes_jwt_path.read_text().strip()
             except OSError as exc:
                 raise NotConfigured(
-                    f"cannot read the service-account token {s.vault_kubernetes_jwt_path}: "
+                    f"cannot read the service-account token {s.kubernetes_jwt_path}: "
                     f"{exc.strerror}"
                 ) from exc
             self.scrubber.register("kubernetes-sa-token", jwt)
             auth = self._translate(
-                lambda: client.auth.kubernetes.login(role=s.vault_kubernetes_role, jwt=jwt)
+                lambda: client.auth.kubernetes.login(role=s.kubernetes_role, jwt=jwt)
             )["auth"]
             self._accept(auth)
         else:
@@ -236,7 +258,7 @@ class VaultClient:
                     pass  # could not renew: a fresh login below
             self._login()
             notify(
-                self._on_refresh, "vault", f"re-login ({self.settings.vault_auth}): token expiring"
+                self._on_refresh, "vault", f"re-login ({self.config.auth}): token expiring"
             )
 
     def _call(self, fn: Callable[[hvac.Client], T], *, auth: bool = True) -> T:
@@ -252,7 +274,7 @@ class VaultClient:
         with self._lock:
             self._logged_in = False
             self._login()
-        notify(self._on_refresh, "vault", f"re-login ({self.settings.vault_auth}): token rejected")
+        notify(self._on_refresh, "vault", f"re-login ({self.config.auth}): token rejected")
         try:
             return self._translate(lambda: fn(client))
         except AuthExpired as exc:
@@ -263,8 +285,8 @@ class VaultClient:
 
     def _translate(self, fn: Callable[[], T]) -> T:
         """hvac/requests errors become ours, here and nowhere else."""
-        addr = self.settings.vault_addr
-        timeout = self.settings.vault_timeout_seconds
+        addr = self.config.addr
+        timeout = self.config.timeout_seconds
         try:
             return fn()
         except IntegrationError:
@@ -331,7 +353,7 @@ class VaultClient:
         try:
             data = self._call(lambda c: c.auth.token.lookup_self())["data"]
         except IntegrationError as exc:
-            return f"{self.settings.vault_auth}: not authenticated ({exc})", False
+            return f"{self.config.auth}: not authenticated ({exc})", False
         ttl = data.get("ttl")
         left = "no expiry" if not ttl else f"token TTL {int(ttl)}s left"
-        return f"{self.settings.vault_auth}: {left}", True
+        return f"{self.config.auth}: {left}", True

@@ -1,7 +1,6 @@
-"""The policy model, the command gate and the executor: read-only by construction.
+"""The command gate and the executor: read-only by construction. The policy they judge
+against lives in `policy/`.
 
-policy.py    the policy document (pydantic); rules.py its `commands` section
-loader.py    load/validate YAML with file:line:col errors; hot reload (`PolicyLoader`)
 shell.py     refuse shell syntax; split a pipeline into argv with shlex
 argv.py      match argv against a program's rules; normalise flags
 netcheck.py  where HTTP may go (hosts, ports, literal IP forms, metadata endpoints)

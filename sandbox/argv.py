@@ -12,8 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from policy.rules import CommandSpec, FlagSpec, Positionals, ProgramSpec, Refusal
 from sandbox.denial import Denied
-from sandbox.rules import CommandSpec, FlagSpec, Positionals, ProgramSpec, Refusal
 
 
 @dataclass(frozen=True)

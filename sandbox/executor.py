@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from policy.document import Limits
 from sandbox.bwrap import bwrap_problem, kubeconfig_files, wrap
 from sandbox.errors import ExecutionRefused, SandboxError
 from sandbox.gate import Decision
-from sandbox.policy import Limits
 
 DEFAULT_SEARCH_PATH = (Path("/usr/local/bin"), Path("/usr/bin"), Path("/bin"))
 _PROGRAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")

@@ -1,4 +1,4 @@
-"""The gate: decide whether a proposed command or structured call is read-only and in scope.
+"""The gate: the one judge of every tool call, command or structured, read-only and in scope.
 
 Every check returns a `Decision` and never raises on any input: a refusal is an answer for the
 model (`reason`, `hint`), not an error. Allowed commands carry the exact argv of each pipeline
@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any
+from urllib.parse import urlsplit
 
 from policy import forbidden
+from policy.document import Policy, Tenant
+from policy.judge import (
+    CommandRun,
+    Decision,
+    HttpRequest,
+    KubernetesRead,
+    LogsQuery,
+    Request,
+    VaultRead,
+)
+from policy.source import PolicySource
 from sandbox.argv import Parsed, parse
 from sandbox.denial import Denied
 from sandbox.netcheck import check_url
-from sandbox.policy import Policy, Tenant
 from sandbox.shell import split_pipeline
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -25,27 +34,6 @@ _SIDE_EFFECT_SEGMENTS = frozenset(
     {"creds", "issue", "sign", "sts", "token", "wrap", "unwrap", "rotate", "rotate-root"}
 )
 _PRIVILEGED_MOUNTS = frozenset({"sys", "auth", "cubbyhole", "identity"})
-
-
-@dataclass(frozen=True)
-class Decision:
-    """`argv` holds one list per pipeline stage when allowed, and is empty when denied."""
-
-    allowed: bool
-    rule: str
-    reason: str
-    hint: str = ""
-    argv: list[list[str]] = field(default_factory=list)
-    merge_stderr: list[bool] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "allowed": self.allowed,
-            "rule": self.rule,
-            "reason": self.reason,
-            "hint": self.hint,
-            "argv": [list(stage) for stage in self.argv],
-        }
 
 
 def _denied(exc: Denied) -> Decision:
@@ -67,11 +55,47 @@ def _fail_closed(check: Callable[[], Decision]) -> Decision:
         )
 
 
+__all__ = ["Decision", "Gate", "GateJudge"]
+
+
+class GateJudge:
+    """The `policy.judge.Judge` every process injects: a `Gate` on the policy in force at
+    each call, so a reload takes effect at the next decision."""
+
+    def __init__(self, source: PolicySource) -> None:
+        self._source = source
+
+    def current(self) -> Policy:
+        return self._source.current()
+
+    def judge(self, request: Request, tenant: str | None) -> Decision:
+        return Gate(self._source.current()).judge(request, tenant)
+
+
 class Gate:
-    """Judges commands, HTTP requests, Vault paths and Kubernetes reads against one policy."""
+    """Judges commands, HTTP requests, Vault paths, log queries and Kubernetes reads against
+    one policy."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+
+    def judge(self, request: Request, tenant: str | None) -> Decision:
+        """The one entry point for every tool kind."""
+        if isinstance(request, CommandRun):
+            return self.check_command(request.command, tenant)
+        if isinstance(request, KubernetesRead):
+            return self.check_kubernetes(request.resource, request.namespace, tenant)
+        if isinstance(request, HttpRequest):
+            if request.configured:
+                return _fail_closed(
+                    lambda: self._check_configured_http(request.method, request.url, tenant)
+                )
+            return self.check_http(request.method, request.url, tenant)
+        if isinstance(request, VaultRead):
+            return self.check_vault_path(request.path, tenant)
+        if isinstance(request, LogsQuery):
+            return _fail_closed(lambda: self._check_logs(request.store, tenant))
+        return Decision(False, "gate.input", "The gate does not know this kind of request.")
 
     # --- commands ------------------------------------------------------------------------
     def check_command(self, command: str, tenant: str | None = None) -> Decision:
@@ -173,7 +197,7 @@ class Gate:
                 )
             if use.spec.kind == "namespace" and tenant is not None:
                 for value in use.values:
-                    if not any(fnmatchcase(value, ns) for ns in tenant.namespaces):
+                    if not tenant.owns_namespace(value):
                         raise Denied(
                             f"{parsed.rule} {use.name}",
                             f"Namespace {value!r} is not one of this ticket's tenant's namespaces.",
@@ -187,8 +211,15 @@ class Gate:
                     "This ticket's tenant has no namespaces, so no cluster reads are in scope.",
                     "",
                 )
-            value = tenant.namespaces[0]
-            added = [f"{flag}={value}"] if parsed.spec.emit == "equals" else [flag, value]
+            default = tenant.default_namespace()
+            if default is None:  # a glob is not a namespace: never hand `acme-*` to the cluster
+                raise Denied(
+                    f"{parsed.rule}.namespace",
+                    "This ticket's tenant names its namespaces by pattern, so there is no "
+                    "default namespace.",
+                    f"Add -n with a namespace matching one of: {', '.join(tenant.namespaces)}.",
+                )
+            added = [f"{flag}={default}"] if parsed.spec.emit == "equals" else [flag, default]
             parsed.argv[1:1] = added
         kind = parsed.node.positionals.kind
         for value in parsed.positionals:
@@ -216,8 +247,46 @@ class Gate:
         check_url(url, self.policy.http, resolved)
         return Decision(True, "http", f"Allowed: {method.upper()} to an allowlisted host.")
 
+    def _check_configured_http(self, method: str, url: str, tenant: str | None) -> Decision:
+        resolved = self._tenant(tenant)
+        methods = [m.upper() for m in self.policy.http.methods]
+        if method.upper() not in methods:
+            raise Denied(
+                "http.method",
+                f"HTTP {method} can change state; only {', '.join(methods)} are allowed.",
+                "Read the resource with GET instead.",
+            )
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not host:
+            raise Denied("http.scheme", f"{url!r} is not an http(s) URL.", "")
+        patterns = list(self.policy.http.hosts) + (list(resolved.hosts) if resolved else [])
+        if not any(fnmatchcase(host, p.lower()) for p in patterns):
+            raise Denied(
+                "http.host",
+                f"The configured API host {host!r} is not on the policy's HTTP allowlist.",
+                "Ask an administrator to add the API's host to the policy's http.hosts.",
+            )
+        return Decision(True, "http.configured", f"Allowed: {method.upper()} to a configured API.")
+
+    def _check_logs(self, store: str, tenant: str | None) -> Decision:
+        if tenant is None:
+            raise Denied(
+                "logs.tenant",
+                "Log queries are confined to the ticket's tenant, and this ticket has none.",
+                "Ask an administrator to map the channel to a tenant in the policy.",
+            )
+        self._tenant(tenant)
+        return Decision(True, "logs", f"Allowed: query {store} within tenant {tenant!r}.")
+
     def check_vault_path(self, path: str, tenant: str | None) -> Decision:
         def check() -> Decision:
+            if tenant is None:  # structured reads fail closed
+                raise Denied(
+                    "vault.tenant",
+                    "Vault reads are confined to the ticket's tenant, and this ticket has none.",
+                    "Ask an administrator to map the ticket's channel to a tenant in the policy.",
+                )
             self._vault(path, self._tenant(tenant))
             return Decision(True, "vault.path", "Allowed: metadata of a readable Vault path.")
 
@@ -283,10 +352,16 @@ class Gate:
                 "Readable: " + ", ".join(self.policy.kubernetes.resources) + ".",
             )
         cluster_scoped = kind in [r.lower() for r in self.policy.kubernetes.cluster_resources]
+        if kind == "namespaces" and namespace is not None:
+            cluster_scoped = False  # reading one namespace object: that namespace must be in scope
+        if resolved is None and not cluster_scoped:  # structured reads fail closed
+            raise Denied(
+                "kubernetes.tenant",
+                "Namespaced reads are confined to the ticket's tenant, and this ticket has none.",
+                "Ask an administrator to map the ticket's channel to a tenant in the policy.",
+            )
         if resolved is not None and not cluster_scoped:
-            if namespace is None or not any(
-                fnmatchcase(namespace, ns) for ns in resolved.namespaces
-            ):
+            if namespace is None or not resolved.owns_namespace(namespace):
                 raise Denied(
                     "kubernetes.namespace",
                     f"Namespace {namespace!r} is outside this ticket's tenant.",

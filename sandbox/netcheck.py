@@ -12,8 +12,8 @@ import re
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
+from policy.document import HttpPolicy, Tenant
 from sandbox.denial import Denied
-from sandbox.policy import HttpPolicy, Tenant
 
 METADATA_NAMES = frozenset(
     {

@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from policy.document import Policy
 from sandbox.errors import SandboxError
 from sandbox.executor import ExecResult, Executor
 from sandbox.gate import Decision, Gate
-from sandbox.policy import Policy
 from sandbox.runner_protocol import (
     DescribeRequest,
     ErrorBody,

@@ -23,7 +23,7 @@ from chaos_lib.checks import Findings, check
 from chaos_lib.faults import FaultPlan, clear_all, injected, rearm_unfired
 from chaos_lib.workers import WorkerPool
 from chaos_lib.world import SCRIPTS, start_world
-from sandbox.loader import PolicyLoader
+from policy.loader import PolicyLoader
 
 TICKET = "<@{bot}> chaos-{script} ticket {n}: instance i-123 for tenant acme is in ERROR"
 

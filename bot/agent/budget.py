@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.agent.history import History
 from bot.agent.ledger import unreachable_from_events
-from sandbox.policy import Budgets
+from policy.document import Budgets
 
 # Turns kept verbatim when compacting; older ones become a summary.
 KEEP_TURNS = 4

@@ -1,6 +1,6 @@
 """The agent's exceptions, split by what the loop does next.
 
-    AgentError (SteadfastError)
+    AgentError (bot.errors; SteadfastError from core.errors)
     ├── AgentCrashed               an unexpected error inside the loop, message scrubbed
     └── ModelError                 the model API did not answer usefully
         ├── ModelRetryable         429, 529, 5xx, timeout, connection: back off and try again

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from bot.agent.errors import AgentError
 from bot.agent.loop import AgentConfig, AgentHandler
@@ -16,6 +15,7 @@ from bot.metrics import Metrics
 from bot.notify import Notifier, NullNotifier
 from bot.settings import Settings
 from integrations.scrubber import Scrubber
+from policy.source import PolicySource
 
 
 def agent_config(settings: Settings) -> AgentConfig:
@@ -26,6 +26,7 @@ def agent_config(settings: Settings) -> AgentConfig:
             attempts=settings.model_retry_attempts,
             base_seconds=settings.model_retry_base_seconds,
             max_seconds=settings.model_retry_max_seconds,
+            max_retry_after=settings.model_retry_max_seconds,
         ),
         context_tokens=settings.model_context_tokens,
     )
@@ -47,7 +48,7 @@ def model_client(settings: Settings, scrubber: Scrubber) -> AnthropicModel:
 def build_agent(
     settings: Settings,
     store: PastTickets | None,
-    policy_loader: Any,
+    policy_loader: PolicySource,
     scrubber: Scrubber | None = None,
     notifier: Notifier | None = None,
     metrics: Metrics | None = None,
@@ -58,7 +59,7 @@ def build_agent(
     refreshes: RefreshEvents | None = None,
 ) -> AgentHandler:
     """The agent for a worker. `store` supplies past tickets for the escalation score;
-    `policy_loader` is a `PolicyLoader`, a callable or a `Policy`; `clients` holds the
+    `policy_loader` is the policy in force (a `PolicyLoader`); `clients` holds the
     integrations this deployment has (missing ones degrade their tools)."""
     scrubber = scrubber or Scrubber()
     toolbox = Toolbox(clients or Clients(), sandbox or SandboxRunner(), scrubber, refreshes)
@@ -75,20 +76,21 @@ def build_agent(
 
 def clients_from_settings(
     settings: Settings,
-    policy_loader: Any,
+    policy_loader: PolicySource,
     scrubber: Scrubber,
     *,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     metrics: Metrics | None = None,
     refreshes: RefreshEvents | None = None,
 ) -> Clients:
-    """Every integration the settings configure (`integrations.registry`); their credential
-    refreshes go to `refreshes`."""
-    from integrations.registry import Integrations
+    """Every integration the settings configure (`bot.wiring`), each judged by the gate; their
+    credential refreshes go to `refreshes`."""
+    from bot.wiring import build_integrations
+    from sandbox.gate import GateJudge
 
-    found = Integrations.from_settings(
+    found = build_integrations(
         settings,
-        policy_loader,
+        GateJudge(policy_loader),
         scrubber,
         environ=environ,
         metrics=metrics,
@@ -121,23 +123,25 @@ def runner_sandbox(settings: Settings, environ: Mapping[str, str]) -> CommandSan
 def build_agent_for_worker(
     settings: Settings,
     store: PastTickets | None,
-    policy_loader: Any = None,
+    policy_loader: PolicySource | None = None,
     notifier: Notifier | None = None,
     *,
     metrics: Metrics | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
 ) -> AgentHandler:
     """What `steadfast worker --handler agent` runs: the policy from `settings.policy`
     (reloaded on change), the integrations the settings configure, the runner for commands."""
-    from sandbox.loader import PolicyLoader
+    from policy.loader import PolicyLoader
 
-    loader = policy_loader if policy_loader is not None else PolicyLoader(settings.policy)
+    loader: PolicySource = (
+        policy_loader if policy_loader is not None else PolicyLoader(settings.policy)
+    )
     scrubber = Scrubber()
     refreshes = RefreshEvents()
     clients = clients_from_settings(
         settings, loader, scrubber, environ=environ, metrics=metrics, refreshes=refreshes
     )
-    sandbox = runner_sandbox(settings, environ or {})
+    sandbox = runner_sandbox(settings, environ)
     return build_agent(
         settings,
         store,

@@ -18,7 +18,7 @@ from bot.agent.score import PastTickets, ScoreInputs, escalation_score
 from bot.agent.tools import TOOLS, SubmitHandoff
 from bot.handoff.model import Handoff, Score
 from bot.model import Event, Job
-from sandbox.policy import Policy
+from policy.document import Policy
 
 _VERDICTS = {"resolved": "resolved", "inconclusive": "inconclusive", "escalate": "escalated"}
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 
 from bot.agent.history import History
-from sandbox.policy import Policy
+from policy.document import Policy
 
 
 def unreachable_from_events(history: History) -> list[str]:

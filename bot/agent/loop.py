@@ -42,10 +42,9 @@ from bot.metrics import Metrics
 from bot.model import EventKind, JobStatus
 from bot.notify import Notifier, Progress
 from bot.waits import duration
-from integrations.access import current_policy
-from integrations.errors import AccessDenied
 from integrations.scrubber import Scrubber
-from sandbox.policy import Policy
+from policy.document import Policy
+from policy.source import PolicySource
 
 _RETRY_TEXT = {
     "rate_limited": "model API is rate-limiting",
@@ -59,7 +58,11 @@ _RETRY_TEXT = {
 class AgentConfig:
     model: str = "claude-sonnet-5-5"
     max_tokens: int = 4096
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(
+            attempts=6, base_seconds=1.0, max_seconds=60.0, max_retry_after=60.0
+        )
+    )
     context_tokens: int = 150_000
 
 
@@ -72,7 +75,7 @@ class AgentHandler:
         config: AgentConfig,
         model: ModelClient,
         toolbox: Toolbox,
-        policy_source: Any,
+        policy_source: PolicySource,
         notifier: Notifier,
         *,
         past: PastTickets | None = None,
@@ -101,11 +104,9 @@ class AgentHandler:
         return self.toolbox.scrubber
 
     def policy(self) -> Policy:
-        """The policy in force now; none loaded means an empty policy, which denies all."""
-        try:
-            return current_policy(self.policy_source)
-        except AccessDenied:
-            return Policy()
+        """The policy in force now (a loader with no valid policy serves an empty one, which
+        denies every command)."""
+        return self.policy_source.current()
 
     def run(self, ctx: JobContext) -> HandlerResult:
         try:
@@ -141,10 +142,10 @@ class AgentHandler:
                 if history.last_input_tokens > self.config.context_tokens:
                     data = compaction(history)
                     if data is not None:
-                        ctx.append("compacted", data)
+                        ctx.append(EventKind.COMPACTED, data)
                         continue
                 self._refresh_policy(env)
-                ctx.append("model_request", self._request_event(history, env))
+                ctx.append(EventKind.MODEL_REQUEST, self._request_event(history, env))
                 history = History.parse(ctx.events)
             try:
                 response = self._call_model(env, history)
@@ -153,11 +154,11 @@ class AgentHandler:
                 if data is None:
                     return self._fail_or_stop(env, history, exc)
                 compacted_for_size = True
-                ctx.append("compacted", {**data, "reason": str(exc)})
+                ctx.append(EventKind.COMPACTED, {**data, "reason": str(exc)})
                 continue
             except ModelError as exc:
                 return self._fail_or_stop(env, history, exc)
-            ctx.append("model_response", response)
+            ctx.append(EventKind.MODEL_RESPONSE, response)
             self._progress(env, History.parse(ctx.events))
             ctx.checkpoint()
 
@@ -167,7 +168,7 @@ class AgentHandler:
         threshold = env.policy.budgets.drift_after_seconds
         if history.paused_seconds > threshold and history.last_drift_seq < history.last_claim_seq:
             env.ctx.append(
-                "drift_check",
+                EventKind.DRIFT_CHECK,
                 {
                     "reason": "paused",
                     "waited_seconds": round(history.paused_seconds, 1),
@@ -187,7 +188,7 @@ class AgentHandler:
             if call.gave_up and call.expired is not None and call.expired.seq < history.retry.seq:
                 # the run gave up waiting for a human: the new run goes on without the reply
                 env.ctx.append(
-                    "tool_result",
+                    EventKind.TOOL_RESULT,
                     {
                         "tool_use_id": call.tool_use_id,
                         "name": call.name,
@@ -200,7 +201,7 @@ class AgentHandler:
             called = call.call
             if call.name == "submit_handoff" and called and called.seq < history.retry.seq:
                 env.ctx.append(
-                    "tool_result",
+                    EventKind.TOOL_RESULT,
                     {
                         "tool_use_id": call.tool_use_id,
                         "name": call.name,
@@ -238,17 +239,17 @@ class AgentHandler:
     def _submit(self, env: StepEnv, history: History, call: ToolCall) -> HandlerResult | None:
         ctx = env.ctx
         base = {"tool_use_id": call.tool_use_id, "name": call.name}
-        ctx.append("tool_call", {**base, "input": call.input, "step": call.step})
+        ctx.append(EventKind.TOOL_CALL, {**base, "input": call.input, "step": call.step})
         try:
             submitted = parse_input(call.name, call.input)
             assert isinstance(submitted, SubmitHandoff)
         except ToolInputError as exc:
-            ctx.append("tool_result", {**base, "content": str(exc), "is_error": True})
+            ctx.append(EventKind.TOOL_RESULT, {**base, "content": str(exc), "is_error": True})
             return None
         refusal = premature_escalation(submitted, history, env.policy, self.toolbox.available)
         if refusal is not None:
             ctx.append(
-                "tool_result", {**base, "content": refusal, "is_error": True, "layer_rule": True}
+                EventKind.TOOL_RESULT, {**base, "content": refusal, "is_error": True, "layer_rule": True}
             )
             return None
         handoff = build_handoff(
@@ -266,8 +267,8 @@ class AgentHandler:
     ) -> HandlerResult:
         handoff = Handoff.model_validate(self.scrubber.scrub_obj(handoff.model_dump()))
         score = handoff.score.model_dump() if handoff.score is not None else {}
-        env.ctx.append("escalation_score", {**score, "verdict": handoff.verdict, **(base or {})})
-        env.ctx.append("handoff", handoff.model_dump())
+        env.ctx.append(EventKind.ESCALATION_SCORE, {**score, "verdict": handoff.verdict, **(base or {})})
+        env.ctx.append(EventKind.HANDOFF, handoff.model_dump())
         return self._deliver(env.ctx, handoff)
 
     def _deliver(self, ctx: JobContext, handoff: Handoff) -> HandlerResult:
@@ -328,7 +329,7 @@ class AgentHandler:
         def on_retry(notice: RetryNotice) -> None:
             kind = notice.error.kind
             env.ctx.append(
-                "retry",
+                EventKind.RETRY,
                 {
                     "dependency": "model",
                     "attempt": notice.attempt,
@@ -379,14 +380,14 @@ class AgentHandler:
         message = self.scrubber.scrub(str(exc))
         if isinstance(exc, ModelAuthFailed):
             env.ctx.append(
-                "error", {"kind": "model_auth", "message": message, "status": exc.status}
+                EventKind.ERROR, {"kind": "model_auth", "message": message, "status": exc.status}
             )
             return HandlerResult(
                 status=JobStatus.FAILED, error_kind="model_auth", error_message=message
             )
         if isinstance(exc, ModelRetryable):
             env.ctx.append(
-                "degraded", {"dependency": "model", "reason": message, "retryable": True}
+                EventKind.DEGRADED, {"dependency": "model", "reason": message, "retryable": True}
             )
             return self._stop(
                 env,
@@ -395,7 +396,7 @@ class AgentHandler:
                 {},
             )
         env.ctx.append(
-            "error", {"kind": "model_rejected", "message": message, "status": exc.status}
+            EventKind.ERROR, {"kind": "model_rejected", "message": message, "status": exc.status}
         )
         if isinstance(exc, ContextTooLarge):
             return self._stop(

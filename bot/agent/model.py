@@ -16,6 +16,7 @@ from bot.agent.errors import (
     ModelRejected,
     ModelRetryable,
 )
+from core.retry import parse_retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +101,7 @@ def translate_status(status: int, message: str, headers: Any) -> ModelError:
 
 
 def _retry_after(headers: Any) -> float | None:
-    raw = headers.get("retry-after") if headers is not None else None
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except ValueError:
-        return None
+    return parse_retry_after(headers.get("retry-after") if headers is not None else None)
 
 
 def _message(exc: Any) -> str:

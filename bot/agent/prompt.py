@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.agent.tools import TOOLS
-from sandbox.policy import Policy
+from policy.document import Policy
 
 RULES = """You are Steadfast, a read-only support investigator. A ticket from a Slack channel
 is below. Investigate it with the tools, then finish by calling submit_handoff.

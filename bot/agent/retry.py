@@ -1,10 +1,9 @@
-"""One retry policy for model calls (tenacity): exponential backoff with jitter, honouring
-`retry-after`, a bounded number of attempts. Every wait is reported through `on_retry` before
-it starts, so the loop can write a `retry` event first."""
+"""Retrying model calls (tenacity) with the one `core.retry.RetryPolicy`: exponential backoff
+with jitter, honouring `retry-after`, a bounded number of attempts. Every wait is reported
+through `on_retry` before it starts, so the loop can write a `retry` event first."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,25 +12,10 @@ from typing import TypeVar
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from bot.agent.errors import ModelRetryable
+from core.retry import RetryPolicy
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 6
-    base_seconds: float = 1.0
-    max_seconds: float = 60.0
-
-    def wait_for(self, attempt: int, error: BaseException | None) -> float:
-        """Backoff after `attempt` failed tries (1-based): between half and all of 2^n (so
-        every retry waits a little), never below the server's `retry-after`, at most
-        `max_seconds`: a longer wait would outlast an operator's cancel."""
-        ceiling = min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1))
-        wait = random.uniform(ceiling / 2, ceiling)
-        if isinstance(error, ModelRetryable) and error.retry_after is not None:
-            wait = max(wait, min(error.retry_after, self.max_seconds))
-        return wait
+__all__ = ["RetryNotice", "RetryPolicy", "call_with_retries"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +36,8 @@ def call_with_retries(
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        return policy.wait_for(state.attempt_number, error)
+        retry_after = error.retry_after if isinstance(error, ModelRetryable) else None
+        return policy.wait_for(state.attempt_number, retry_after)
 
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None

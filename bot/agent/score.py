@@ -14,7 +14,7 @@ from typing import Protocol
 
 from bot.handoff.model import Score
 from bot.model import Event, Job
-from sandbox.policy import Escalation
+from policy.document import Escalation
 
 HEDGES = (
     "might",

@@ -16,7 +16,7 @@ from bot.handler import JobContext
 from bot.metrics import Metrics
 from bot.model import EventKind
 from bot.notify import Notifier
-from sandbox.policy import Policy
+from policy.document import Policy
 
 
 @dataclass
@@ -75,7 +75,7 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
         question = str(getattr(args, "question", ""))
         if call.question is None:
             _announce(env, call, base)
-            ctx.append("human_question", {**base, "question": question})
+            ctx.append(EventKind.HUMAN_QUESTION, {**base, "question": question})
             env.notifier.question(ctx, question)
             return Waiting(question)
         if call.answer is None:
@@ -94,7 +94,7 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
                 f"Approval needed before the agent runs {what}. Answer with "
                 f"`steadfast approve {ctx.job.id} --by YOU` or `steadfast deny {ctx.job.id} --by YOU`."
             )
-            ctx.append("approval_requested", {**base, "input": call.input, "question": question})
+            ctx.append(EventKind.APPROVAL_REQUESTED, {**base, "input": call.input, "question": question})
             env.notifier.question(ctx, question)
             return Waiting(question)
         if call.approval is None:
@@ -114,7 +114,7 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
 
     if call.name == "note_assumption":
         _announce(env, call, base)
-        ctx.append("assumption", {**base, "text": str(getattr(args, "text", ""))})
+        ctx.append(EventKind.ASSUMPTION, {**base, "text": str(getattr(args, "text", ""))})
         _result(env, base, "Noted; it will be listed in the handoff.", is_error=False)
         return None
 
@@ -134,7 +134,7 @@ def _announce(env: StepEnv, call: ToolCall, base: dict[str, Any], *, rerun: bool
         data["layer"] = layer  # what `show` reports as the job's current layer
     if rerun:
         data["rerun"] = True  # the previous attempt was in flight when its worker died
-    env.ctx.append("tool_call", data)
+    env.ctx.append(EventKind.TOOL_CALL, data)
 
 
 def _result(
@@ -146,7 +146,7 @@ def _result(
     extra: dict[str, Any] | None = None,
 ) -> None:
     env.ctx.append(
-        "tool_result",
+        EventKind.TOOL_RESULT,
         {
             **base,
             "content": env.toolbox.scrubber.scrub(text),
@@ -159,11 +159,11 @@ def _result(
 def _record(env: StepEnv, base: dict[str, Any], outcome: ToolOutcome, note: str) -> None:
     ctx = env.ctx
     if outcome.degraded is not None:
-        ctx.append("degraded", {**base, **outcome.degraded.to_dict()})
+        ctx.append(EventKind.DEGRADED, {**base, **outcome.degraded.to_dict()})
         if env.metrics is not None:
             env.metrics.dependency_up.labels(outcome.degraded.dependency).set(0)
     if outcome.blocked is not None:
-        ctx.append("tool_blocked", {**base, **outcome.blocked})
+        ctx.append(EventKind.TOOL_BLOCKED, {**base, **outcome.blocked})
         if env.metrics is not None:
             env.metrics.blocked.inc()
         return
@@ -184,7 +184,7 @@ def _drift_note(env: StepEnv, call: ToolCall, asked: Any, answered: Any) -> str:
     if waited <= threshold:
         return ""
     env.ctx.append(
-        "drift_check",
+        EventKind.DRIFT_CHECK,
         {
             "tool_use_id": call.tool_use_id,
             "waited_seconds": round(waited, 1),

@@ -14,8 +14,9 @@ from bot.agent import tools as t
 from bot.agent.refreshes import RefreshEvents
 from integrations.outcome import Degraded, Ok
 from integrations.scrubber import Scrubber
+from policy.document import Policy
+from policy.judge import CommandRun
 from sandbox.gate import Gate
-from sandbox.policy import Policy
 
 
 @dataclass
@@ -51,7 +52,7 @@ class SandboxRunner:
         self._limits: Any = None
 
     def decide(self, policy: Policy, command: str, tenant: str | None) -> Any:
-        return Gate(policy).check_command(command, tenant)
+        return Gate(policy).judge(CommandRun(command), tenant)
 
     def execute(self, policy: Policy, decision: Any) -> Any:
         from sandbox.executor import Executor
@@ -139,16 +140,15 @@ class Toolbox:
             return self._degraded(Degraded(dep, f"{dep} is not configured", retryable=False))
         if isinstance(args, t.RunCommand):
             return self._command(args, policy, tenant)
-        decision = self._structured_check(args, policy, tenant)
-        if decision is not None and not decision.allowed:
-            return self._blocked(
-                name, decision.rule, decision.reason, decision.hint, _describe(name, args)
-            )
+        # structured tools: the integration asks the judge (the gate) before it calls out
         call: Callable[[], Any] = self._structured(args, tenant)
         try:
             outcome = call()
         except Exception as exc:  # an adapter bug must not end the investigation
             outcome = Degraded(need or name, f"{type(exc).__name__}: {exc}", retryable=False)
+        if isinstance(outcome, Degraded) and outcome.denied is not None:
+            d = outcome.denied
+            return self._blocked(name, d.rule, d.reason, d.hint, _describe(name, args))
         if isinstance(outcome, Degraded):
             return self._degraded(outcome)
         value = outcome.value if isinstance(outcome, Ok) else outcome
@@ -183,21 +183,6 @@ class Toolbox:
         )
 
     # --- structured tools -----------------------------------------------------------------
-    def _structured_check(self, args: t._Input, policy: Policy, tenant: str | None) -> Any:
-        """The gate's verdict for a structured call (the integration checks again)."""
-        gate = Gate(policy)
-        if isinstance(args, t.HttpGet):
-            if args.url.startswith(("http://", "https://")):
-                return gate.check_http("GET", args.url, tenant)
-            return None  # "api:/path" names are resolved and checked by the HTTP client
-        if isinstance(args, t.KubernetesLogs):
-            return gate.check_kubernetes("pods/log", args.namespace, tenant)
-        if isinstance(args, t.KubernetesRolloutStatus):
-            return gate.check_kubernetes("deployments", args.namespace, tenant)
-        if isinstance(args, t.KubernetesList | t.KubernetesGet):
-            return gate.check_kubernetes(args.resource, args.namespace, tenant)
-        return None
-
     def _structured(self, args: t._Input, tenant: str | None) -> Callable[[], Any]:
         c = self.clients
         if isinstance(args, t.KubernetesList):

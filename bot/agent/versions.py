@@ -8,7 +8,7 @@ import hashlib
 import json
 from typing import Any
 
-from sandbox.policy import Policy
+from policy.document import Policy
 
 
 def digest(value: Any) -> str:

@@ -10,12 +10,14 @@ from rich.table import Table
 
 from bot.cli.common import console, errors_to_exit, load_settings, print_json
 from bot.settings import Settings
+from bot.wiring import build_integrations
 from integrations.health import Health, check_all
 from integrations.registry import Integrations
 from integrations.scrubber import Scrubber
+from policy.loader import PolicyLoader
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor
-from sandbox.loader import PolicyLoader
+from sandbox.gate import GateJudge
 from sandbox.runner import SANDBOX_CHOICES, RunnerClient, mount_namespace
 
 
@@ -96,8 +98,8 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         with errors_to_exit():
             loader = PolicyLoader(settings.policy)
-            integrations = Integrations.from_settings(
-                settings, loader, Scrubber(), environ=dict(os.environ)
+            integrations = build_integrations(
+                settings, GateJudge(loader), Scrubber(), environ=dict(os.environ)
             )
             try:
                 results = local_checks(loader, settings) + run_doctor(integrations)

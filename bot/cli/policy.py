@@ -10,10 +10,11 @@ import typer
 from rich.markup import escape
 
 from bot.cli.common import console, fail, load_settings, print_json
-from sandbox.errors import PolicyError, SandboxError
+from policy.document import Policy
+from policy.errors import PolicyError
+from policy.loader import SHIPPED_POLICY, load_policy
+from sandbox.errors import SandboxError
 from sandbox.gate import Decision, Gate
-from sandbox.loader import SHIPPED_POLICY, load_policy
-from sandbox.policy import Policy
 
 SCHEMA_FILE = SHIPPED_POLICY.parent / "schema.json"
 

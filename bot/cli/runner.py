@@ -14,7 +14,7 @@ import typer
 
 from bot.cli.common import errors_to_exit, fail, load_settings
 from integrations.scrubber import Scrubber
-from sandbox.loader import PolicyLoader
+from policy.loader import PolicyLoader
 from sandbox.runner import (
     SANDBOX_CHOICES,
     RunnerClient,

@@ -22,7 +22,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.serve import HttpBot, SocketBot
 from bot.store import open_store
 from bot.store.store import Store
-from sandbox.loader import PolicyLoader
+from policy.loader import PolicyLoader
 
 log = logging.getLogger("steadfast.bot")
 
@@ -78,7 +78,7 @@ def _serve(
     if policy.error:
         log.warning("policy: %s (denying every command until it is fixed)", policy.error)
     metrics = Metrics()
-    bot = build_bot(settings, store, policy.current, http=mode == Mode.http)
+    bot = build_bot(settings, store, policy, http=mode == Mode.http)
     bot.start_dispatcher()
     front = _front_door(bot, settings, mode, host, port)
     health = start_health(settings, metrics, store, policy_loaded=policy_check(policy))
@@ -91,9 +91,10 @@ def _serve(
             workers,
             settings,
             store,
-            policy.current,
-            notifier=SlackNotifier(policy.current),
+            policy,
+            notifier=SlackNotifier(policy),
             metrics=metrics,
+            environ=dict(os.environ),
         )
         name = settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
         worker = Worker.from_settings(settings, store, handler, name=name, metrics=metrics)

@@ -17,7 +17,7 @@ from bot.ops.wiring import policy_check, start_health
 from bot.slack.notifier import SlackNotifier
 from bot.store import open_store
 from bot.worker import Worker, build_handler
-from sandbox.loader import PolicyLoader
+from policy.loader import PolicyLoader
 
 log = logging.getLogger("steadfast.worker")
 
@@ -58,10 +58,10 @@ def register(app: typer.Typer) -> None:
                     handler,
                     settings,
                     store,
-                    policy_loader.current,
-                    notifier=SlackNotifier(policy_loader.current),
+                    policy_loader,
+                    notifier=SlackNotifier(policy_loader),
                     metrics=metrics,
-                    environ=dict(os.environ),
+                    environ=dict(os.environ),  # the entry point hands down the environment
                 )
                 w = Worker.from_settings(
                     settings,

@@ -27,17 +27,18 @@ from bot.demo.stack import (
     demo_scenario,
     settings_for,
 )
+from bot.errors import SteadfastError
 from bot.model import Event, Job, JobStatus
 from bot.store import Store, open_store
 from bot.timeline import summary
-from sandbox.loader import PolicyLoader
+from policy.loader import PolicyLoader
 
 TICKET = (
     "<@{bot}> instance i-123 for tenant acme has been in ERROR since 02:10, customers can't log in"
 )
 
 
-class DemoError(RuntimeError):
+class DemoError(SteadfastError):
     """The demo could not run to a handoff; the message says where it stopped."""
 
 

@@ -21,7 +21,7 @@ from emulators.logs import LokiEmulator
 from emulators.platform import PlatformEmulator
 from emulators.slack import SlackEmulator
 from emulators.vault import VaultEmulator
-from sandbox.loader import SHIPPED_POLICY, PolicyLoader
+from policy.loader import SHIPPED_POLICY, PolicyLoader
 
 DEMO_SCRIPT = DEFAULT_SCENARIO.parent / "anthropic_demo.yaml"
 TICKET_CHANNEL = "C0ACME"
@@ -169,7 +169,7 @@ class InProcessBot:
         from bot.slack.app import build_bot  # Bolt loads only for the harnesses that use it
         from bot.slack.serve import SocketBot
 
-        self.bot = build_bot(settings, store, policy.current, http=False, update_interval=0.3)
+        self.bot = build_bot(settings, store, policy, http=False, update_interval=0.3)
         self.bot.start_dispatcher()
         self.front = SocketBot(self.bot, settings).start()
 

@@ -11,23 +11,23 @@ from bot.metrics import Metrics
 from bot.ops.collector import JobCounts, StoreCollector
 from bot.ops.health import Check, HealthServer
 from bot.settings import Settings
+from policy.source import PolicySource
 
 
 class PingableStore(JobCounts, Protocol):
     def ping(self) -> None: ...
 
 
-class PolicySource(Protocol):
-    """The part of `sandbox.loader.PolicyLoader` readiness looks at."""
+class PolicyFile(PolicySource, Protocol):
+    """A `PolicySource` read from a file (`policy.loader.PolicyLoader`): what readiness
+    looks at besides the policy itself."""
 
     path: Path
     loaded: bool
     error: str | None
 
-    def current(self) -> object: ...
 
-
-def policy_check(source: PolicySource) -> Check:
+def policy_check(source: PolicyFile) -> Check:
     """Ready once a valid policy is in force. A later invalid edit keeps the last good policy
     in force, so the pod stays ready; the edit's error is logged by the loader."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +29,7 @@ from bot.slack.operators import USAGE, Intent, OperatorDirectory, perform
 from bot.slack.outbox import OutboxDispatcher
 from bot.slack.stopped import StoppedJobs
 from bot.store.store import Store
-from sandbox.policy import Policy
+from policy.source import PolicySource
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ class SlackBot:
 def build_bot(
     settings: Settings,
     store: Store,
-    policy: Callable[[], Policy],
+    policy: PolicySource,
     *,
     http: bool,
     update_interval: float = 1.0,

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.handoff.render_slack import escape
-from bot.model import MAX_TICKET_CHARS, EventKind, Job, JobStatus, OutboxPost, Ticket
+from bot.model import MAX_TICKET_CHARS, EventKind, Job, JobStatus, OutboxPost, Ticket, outbox_key
 from bot.slack import messages
 from bot.slack.notifier import status_key, status_row
 from bot.store.store import Store
 from bot.waits import open_wait
-from sandbox.policy import Policy
+from policy.source import PolicySource
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Intake:
     def __init__(
         self,
         store: Store,
-        policy: Callable[[], Policy],
+        policy: PolicySource,
         *,
         bot_user_id: str | None,
         may_answer: Callable[[str], bool],
@@ -110,7 +110,7 @@ class Intake:
                 "thread as a file; I can read the live systems myself).",
             )
             return Outcome("too_long")
-        policy = self._policy()
+        policy = self._policy.current()
         tenant = policy.tenant_for_channel(channel)
         if tenant is None and policy.tenants:
             self._reply(
@@ -248,7 +248,7 @@ class Intake:
     def _acknowledgements(self, job: Job, channel: str, ts: str) -> list[OutboxPost]:
         """The :eyes: on the mention and the status message, committed with the job."""
         eyes = {"channel": channel, "timestamp": ts, "name": "eyes"}
-        posts = [OutboxPost(f"{job.id}:eyes", "reactions.add", eyes, purpose="eyes")]
+        posts = [OutboxPost(outbox_key(job.id, "eyes"), "reactions.add", eyes, purpose="eyes")]
         row = status_row(job)
         if row is not None:
             posts.append(OutboxPost(status_key(job.id), "chat.postMessage", row, purpose="status"))

@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 from bot.handler import JobContext
 from bot.handoff.model import Handoff
 from bot.handoff.render_slack import escape, render_escalation, render_handoff
-from bot.model import Job
+from bot.model import Job, outbox_key
 from bot.notify import Progress
 from bot.slack import messages
-from sandbox.policy import Policy
+from policy.source import PolicySource
 
 TICKET_LINK = "@@STEADFAST_TICKET_LINK@@"
 ESCALATION_LINK = "@@STEADFAST_ESCALATION_LINK@@"
 
 
 def status_key(job_id: str) -> str:
-    return f"{job_id}:status"
+    return outbox_key(job_id, "status")
 
 
 def thread_of(job: Job) -> tuple[str, str] | None:
@@ -61,7 +60,7 @@ def _digest(value: Any) -> str:
 class SlackNotifier:
     """Implements `bot.notify.Notifier`. `policy` is read at each escalation (it may reload)."""
 
-    def __init__(self, policy: Callable[[], Policy]) -> None:
+    def __init__(self, policy: PolicySource) -> None:
         self._policy = policy
 
     def progress(self, ctx: JobContext, progress: Progress) -> None:
@@ -104,7 +103,7 @@ class SlackNotifier:
             if previous:
                 payload["_after"] = previous
             ctx.outbox(purpose, "chat.postMessage", payload)
-            previous = f"{job.id}:{purpose}"
+            previous = outbox_key(job.id, purpose)
         self._ensure_status(ctx)
         final = {
             "channel": channel,
@@ -126,7 +125,7 @@ class SlackNotifier:
     ) -> None:
         job = ctx.job
         tenant = handoff.tenant or job.ticket.tenant
-        route = self._policy().escalation.route_for(tenant)
+        route = self._policy.current().escalation.route_for(tenant)
         if route is None:
             note = messages.note(
                 ":warning: Escalated, but the policy names no on-call channel "
@@ -141,7 +140,7 @@ class SlackNotifier:
         parts = render_escalation(
             handoff, usergroup=route.usergroup, ticket_link=TICKET_LINK, tenant=tenant
         )
-        first = f"{job.id}:escalation{run}"
+        first = outbox_key(job.id, "escalation" + run)
         for i, message in enumerate(parts):
             payload: dict[str, Any] = {"channel": route.channel, **message}
             if i == 0:

@@ -20,7 +20,7 @@ from bot.slack.errors import UsageError
 from bot.slack.messages import APPROVAL_ACTIONS, FEEDBACK_ACTIONS, OP_ACTIONS
 from bot.store.store import Store
 from bot.waits import require_wait
-from sandbox.policy import Policy
+from policy.source import PolicySource
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class OperatorDirectory:
     def __init__(
         self,
         client: WebClient,
-        policy: Callable[[], Policy],
+        policy: PolicySource,
         *,
         ttl: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
@@ -141,13 +141,13 @@ class OperatorDirectory:
         return members
 
     def usergroups_of(self, user: str) -> list[str]:
-        groups = {g for grant in self._policy().operators.grants for g in grant.usergroups}
+        groups = {g for grant in self._policy.current().operators.grants for g in grant.usergroups}
         return sorted(g for g in groups if user in self._group_members(g))
 
     def allowed(self, user: str, permission: str) -> bool:
         if not user:
             return False
-        operators = self._policy().operators
+        operators = self._policy.current().operators
         if operators.allowed(user, [], permission):
             return True
         return operators.allowed(user, self.usergroups_of(user), permission)

@@ -34,6 +34,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.model import OutboxMessage, OutboxState
 from bot.store.store import Store
+from core.retry import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ class OutboxDispatcher:
             self._mark_sent(row, row.payload.get("timestamp"), row.payload.get("channel"))
             return 1
         if status == 429 or error in RETRYABLE_ERRORS or status >= 500:
-            retry_after = float(exc.response.headers.get("Retry-After", 0) or 0)
+            retry_after = parse_retry_after(exc.response.headers.get("Retry-After")) or 0.0
             delay = max(retry_after, 1.0)
             log.info("outbox %s: %s; retrying in %.0f s", row.key, error or status, delay)
             if status >= 500 and row.method == "chat.postMessage":

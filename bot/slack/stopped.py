@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.handoff.render_slack import context, escape
-from bot.model import EventKind, Job, JobStatus
+from bot.model import EventKind, Job, JobStatus, outbox_key
 from bot.slack import messages
 from bot.slack.notifier import status_key, thread_of
 from bot.store.store import Store, utcnow
@@ -70,7 +70,7 @@ class StoppedJobs:
         written = 0
         seen: set[str] = set()
         for job in self.store.jobs_changed_since(since, STOPPED):
-            key = f"{job.id}:stopped:{job.status.value}:{job.updated_at.isoformat()}"
+            key = outbox_key(job.id, "stopped", job.status.value, job.updated_at.isoformat())
             seen.add(key)
             if key not in self._handled:
                 written += self._notice(job, key)
@@ -110,7 +110,7 @@ class StoppedJobs:
         if note and job.finished_at is not None:
             payload = {"channel": channel, "thread_ts": thread, **messages.note(note)}
             written += self.store.outbox_put(
-                f"{job.id}:ended:{job.finished_at.isoformat()}",
+                outbox_key(job.id, "ended", job.finished_at.isoformat()),
                 "chat.postMessage",
                 payload,
                 job_id=job.id,

@@ -23,6 +23,7 @@ from bot.errors import JobNotFound, LeaseLost, StoreError
 from bot.model import (
     TERMINAL,
     Event,
+    EventKind,
     Job,
     JobStatus,
     Lease,
@@ -293,7 +294,9 @@ class Store:
             raise LeaseLost(lease.job_id, lease.fence)
         return Lease(job_id=lease.job_id, fence=lease.fence, owner=lease.owner, expires_at=expires)
 
-    def append(self, lease: Lease, kind: str, data: dict[str, Any] | None = None) -> Event:
+    def append(
+        self, lease: Lease, kind: EventKind, data: dict[str, Any] | None = None
+    ) -> Event:
         """Fenced append, committed on return. Raises LeaseLost."""
         now = utcnow()
         data = {} if data is None else data

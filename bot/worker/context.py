@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.errors import LeaseLost, StopRequested
 from bot.metrics import Metrics
-from bot.model import Event, Job, Lease
+from bot.model import Event, EventKind, Job, Lease, outbox_key
 from bot.store import Store
 
 
@@ -61,7 +61,7 @@ class LeasedContext:
             raise LeaseLost(self._run.lease.job_id, self._run.lease.fence)
         return self._run.lease
 
-    def append(self, kind: str, data: dict[str, Any] | None = None) -> Event:
+    def append(self, kind: EventKind, data: dict[str, Any] | None = None) -> Event:
         try:
             event = self._store.append(self._lease(), kind, data)
         except LeaseLost:
@@ -90,7 +90,7 @@ class LeasedContext:
         job_id = self.job.id
         try:
             self._store.outbox_put(
-                f"{job_id}:{purpose}",
+                outbox_key(job_id, purpose),
                 method,
                 payload,
                 job_id=job_id,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from bot.errors import ConfigError
 from bot.handler import JobHandler
@@ -12,6 +11,7 @@ from bot.notify import Notifier
 from bot.settings import Settings
 from bot.store import Store
 from bot.worker.scripted import ScriptedHandler
+from policy.source import PolicySource
 
 KNOWN = ("scripted", "agent")
 
@@ -20,12 +20,14 @@ def build_handler(
     name: str,
     settings: Settings,
     store: Store,
-    policy_loader: Callable[[], Any] | None = None,
+    policy_loader: PolicySource | None = None,
     notifier: Notifier | None = None,
     metrics: Metrics | None = None,
-    environ: Mapping[str, str] | None = None,
+    *,
+    environ: Mapping[str, str],
 ) -> JobHandler:
-    """The handler called `name`. Raises ConfigError for a name no handler answers to."""
+    """The handler called `name`. Raises ConfigError for a name no handler answers to.
+    `environ` is the process environment (for credentials named `env:VAR`)."""
     if name == "scripted":
         return ScriptedHandler()
     if name == "agent":

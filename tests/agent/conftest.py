@@ -13,7 +13,8 @@ from bot.agent.toolbox import Clients, Toolbox
 from emulators.anthropic import SCENARIO_DIR, AnthropicEmulator
 from emulators.base import load_scenario
 from integrations.scrubber import Scrubber
-from sandbox.policy import Policy
+from policy.document import Policy
+from policy.source import FixedPolicy
 from tests.agent.fakes import (
     FakeHttp,
     FakeKubernetes,
@@ -101,7 +102,7 @@ class Kit:
             ),
             model,
             Toolbox(clients, self.sandbox, self.scrubber),
-            self.policy,
+            FixedPolicy(self.policy),
             self.notifier,
             sleep=self._sleep,
         )

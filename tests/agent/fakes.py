@@ -12,7 +12,7 @@ from typing import Any
 from bot.handoff.model import Handoff
 from bot.model import Event, Job, JobStatus, Ticket
 from integrations.outcome import Degraded, Ok
-from sandbox.policy import Policy
+from policy.document import Policy
 
 
 class Crash(BaseException):

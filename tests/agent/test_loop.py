@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.model import JobStatus
+from bot.model import EventKind, JobStatus
 from emulators.anthropic import AnthropicEmulator
 from tests.agent.conftest import Kit, make_policy
 from tests.agent.fakes import Crash, FakeContext, make_job
@@ -97,7 +97,7 @@ def test_a_step_in_flight_at_the_crash_is_the_only_repeat(kit: Kit) -> None:
     ctx = FakeContext(make_job("scenario:ten-step"))
     agent = kit.agent()
     # simulate a worker that died after writing model_request 1 but before the response
-    ctx.append("model_request", {"step": 1, "model": "m"})
+    ctx.append(EventKind.MODEL_REQUEST, {"step": 1, "model": "m"})
     result = agent.run(ctx.resume())
     assert result.status == JobStatus.SUCCEEDED
     assert len(ctx.of("model_request")) == 10
@@ -111,7 +111,7 @@ def test_a_tool_call_in_flight_at_the_crash_is_run_again_once(kit: Kit) -> None:
     [response] = ctx.of("model_response")
     use = next(b for b in response.data["content"] if b["type"] == "tool_use")
     # the dead worker had announced the call and was running it
-    ctx.append("tool_call", {"tool_use_id": use["id"], "name": use["name"], "input": use["input"]})
+    ctx.append(EventKind.TOOL_CALL, {"tool_use_id": use["id"], "name": use["name"], "input": use["input"]})
     result = kit.agent().run(ctx.resume())
     assert result.status == JobStatus.SUCCEEDED
     calls = [e for e in ctx.of("tool_call") if e.data["tool_use_id"] == use["id"]]

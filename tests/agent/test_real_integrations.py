@@ -33,7 +33,7 @@ def test_demo_investigation_with_real_clients(
         monkeypatch.setenv(key, value)
     settings = Settings()
     notifier = RecordingNotifier()
-    agent = build_agent_for_worker(settings, None, notifier=notifier)
+    agent = build_agent_for_worker(settings, None, notifier=notifier, environ={})
     ctx = FakeContext(
         make_job("instance i-123 for tenant acme is in ERROR", channel=TICKET_CHANNEL)
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.model import JobStatus
+from bot.model import EventKind, JobStatus
 from tests.agent.conftest import Kit, make_policy
 from tests.agent.fakes import Crash, FakeContext, FakeVault, make_job
 
@@ -143,7 +143,7 @@ def test_ask_human_waits_and_the_answer_resumes_the_run(kit: Kit) -> None:
     # claimed again without an answer: still waiting, no second question, no model call
     again = kit.agent().run(ctx.resume())
     assert again.status == JobStatus.WAITING_HUMAN and len(kit.notifier.questions) == 1
-    ctx.append("human_answer", {"text": "order 4411", "by": "U2"})
+    ctx.append(EventKind.HUMAN_ANSWER, {"text": "order 4411", "by": "U2"})
     done = kit.agent().run(ctx.resume())
     assert done.status == JobStatus.SUCCEEDED
     assert (
@@ -156,7 +156,7 @@ def test_ask_human_waits_and_the_answer_resumes_the_run(kit: Kit) -> None:
 def test_answer_after_a_long_wait_asks_the_model_to_recheck(kit: Kit) -> None:
     ctx, _ = run(kit, "scenario:ask-human")
     ctx.clock_offset = timedelta(minutes=5)  # past the policy's 60 s drift threshold
-    ctx.append("human_answer", {"text": "order 4411", "by": "U2"})
+    ctx.append(EventKind.HUMAN_ANSWER, {"text": "order 4411", "by": "U2"})
     kit.agent().run(ctx.resume())
     [drift] = ctx.of("drift_check")
     assert drift.data["waited_seconds"] >= 300
@@ -168,7 +168,7 @@ def test_approval_round_trip_runs_the_command_only_after_a_yes(kit: Kit) -> None
     assert result.status == JobStatus.WAITING_HUMAN
     assert kit.sandbox.executed == []
     assert "steadfast approve" in kit.notifier.questions[0]
-    ctx.append("approval", {"approved": True, "by": "oncall"})
+    ctx.append(EventKind.APPROVAL, {"approved": True, "by": "oncall"})
     done = kit.agent().run(ctx.resume())
     assert done.status == JobStatus.SUCCEEDED
     assert kit.sandbox.executed == [["kubectl", "logs", "checkout-1", "-n", "shop"]]
@@ -176,7 +176,7 @@ def test_approval_round_trip_runs_the_command_only_after_a_yes(kit: Kit) -> None
 
 def test_denied_approval_becomes_an_error_result(kit: Kit) -> None:
     ctx, _ = run(kit, "scenario:approval")
-    ctx.append("approval", {"approved": False, "by": "oncall", "reason": "not now"})
+    ctx.append(EventKind.APPROVAL, {"approved": False, "by": "oncall", "reason": "not now"})
     kit.agent().run(ctx.resume())
     assert kit.sandbox.executed == []
     denied = [r for r in results(ctx) if r.get("denied_by")]
@@ -239,7 +239,7 @@ def test_resuming_after_a_long_pause_tells_the_model_to_recheck(kit: Kit) -> Non
     ctx = FakeContext(make_job("scenario:ten-step"), crash_at=3)
     with pytest.raises(Crash):
         kit.agent().run(ctx)  # stands in for a pause at a step boundary
-    ctx.append("status_changed", {"from": "running", "to": "paused"})
+    ctx.append(EventKind.STATUS_CHANGED, {"from": "running", "to": "paused"})
     ctx.clock_offset = timedelta(hours=1)
     resumed = ctx.resume()  # claimed an hour after the pause
     result = kit.agent().run(resumed)

@@ -8,7 +8,7 @@ import pytest
 from bot.agent.score import ScoreInputs, escalation_score, tfidf_similarities, uncertainty
 from bot.model import OperatorAction, Ticket
 from bot.store import Store
-from sandbox.policy import Escalation
+from policy.document import Escalation
 
 
 def test_similar_text_scores_higher_than_unrelated_text() -> None:
@@ -55,7 +55,7 @@ def test_score_above_threshold_overrides_a_resolved_verdict() -> None:
     from bot.agent.finish import NoHistory, build_handoff
     from bot.agent.history import History
     from bot.agent.tools import SubmitHandoff
-    from sandbox.policy import Policy
+    from policy.document import Policy
     from tests.agent.fakes import make_job
 
     policy = Policy.model_validate({"escalation": {"threshold": 0.3}})

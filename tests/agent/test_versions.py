@@ -6,7 +6,7 @@ from bot.agent.prompt import system_blocks
 from bot.agent.tools import tool_definitions
 from bot.agent.versions import request_versions
 from bot.store.views import versions_seen
-from sandbox.policy import Policy
+from policy.document import Policy
 from tests.agent.conftest import Kit, make_policy
 from tests.agent.fakes import FakeContext, make_job
 

@@ -13,7 +13,7 @@ from bot.errors import NotWaiting
 from bot.model import JobStatus, OperatorAction, Ticket
 from bot.store import Store
 from bot.worker.worker import Worker
-from sandbox.policy import Waits
+from policy.document import Waits
 from tests.agent.conftest import make_policy
 from tests.worker.conftest import wait_until
 

@@ -166,3 +166,39 @@ def test_console_entry_point(sqlite_url: str) -> None:
         [sys.executable, "-m", "bot.cli", "show", "nope"], env=env, capture_output=True, text=True
     )
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1
+
+
+def test_an_integration_error_is_a_message_not_a_traceback(tmp_path) -> None:
+    """A configuration mistake found while wiring the integrations is a message and exit 1."""
+    env = {
+        "STEADFAST_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "STEADFAST_PLATFORM_APIS": json.dumps({"platform": "http://127.0.0.1:9"}),
+        "STEADFAST_PLATFORM_API_AUTH": json.dumps({"platform": "basic:nope"}),
+    }
+    result = CliRunner().invoke(build_app(), ["doctor", "--json"], env=env)
+    assert result.exit_code == 1, (result.stdout, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "must start with 'env:' or 'vault:'" in result.stderr
+
+
+def test_every_package_error_has_the_one_root() -> None:
+    from core.errors import SteadfastError
+    from integrations.errors import IntegrationError
+    from policy.errors import PolicyError
+    from sandbox.errors import SandboxError
+
+    for error in (IntegrationError, PolicyError, SandboxError):
+        assert issubclass(error, SteadfastError)
+
+
+def test_the_cli_handler_turns_an_integration_error_into_exit_1() -> None:
+    """`IntegrationError` shares the root `SteadfastError`, so it no longer escapes the CLI's
+    one error handler as a traceback."""
+    import typer
+
+    from bot.cli.common import errors_to_exit
+    from integrations.errors import NotConfigured
+
+    with pytest.raises(typer.Exit) as info, errors_to_exit():
+        raise NotConfigured("Vault is not configured: set VAULT_ADDR")
+    assert info.value.exit_code == 1

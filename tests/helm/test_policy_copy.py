@@ -15,7 +15,7 @@ def test_chart_policy_is_a_copy_of_the_default_policy() -> None:
 
 
 def test_chart_policy_is_valid() -> None:
-    from sandbox.loader import load_policy
+    from policy.loader import load_policy
 
     policy = load_policy(REPO / "helm" / "steadfast" / "files" / "policy.yaml")
     assert policy.kubernetes.resources, "the shipped policy should let the agent read the cluster"

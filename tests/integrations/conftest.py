@@ -19,10 +19,12 @@ from emulators.vault import VaultEmulator
 from integrations.breaker import CircuitBreaker
 from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
-from sandbox.policy import Policy
+from policy.document import Policy
+from policy.source import FixedPolicy
+from sandbox.gate import GateJudge
 
 CANARY = "canary-5e1f9a7c3b-acme-db-password"
-FAST_RETRY = RetryPolicy(attempts=3, initial_seconds=0.01, max_seconds=0.05, max_retry_after=0.2)
+FAST_RETRY = RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=0.05, max_retry_after=0.2)
 
 
 @pytest.fixture(scope="session")
@@ -122,3 +124,8 @@ def closing() -> Iterator[list[Any]]:
     yield clients
     for c in clients:
         c.close()
+
+
+def make_judge(ports: list[int] | None = None, policy: Policy | None = None) -> GateJudge:
+    """The judge every adapter is given: the gate on `policy` (default: `make_policy`)."""
+    return GateJudge(FixedPolicy(policy or make_policy(ports)))

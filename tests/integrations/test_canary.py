@@ -10,16 +10,17 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from bot.wiring import http_config, kubernetes_config, vault_config
 from emulators.kubernetes import KubernetesEmulator
 from emulators.logs import LokiEmulator
 from emulators.platform import PlatformEmulator
 from emulators.vault import VaultEmulator
 from integrations.http import ApiConfig, HttpClient
 from integrations.kubernetes import KubernetesClient
-from integrations.logs import LogStoreConfig, LogStores
+from integrations.logs import LogsConfig, LogStoreConfig, LogStores
 from integrations.outcome import Degraded, Ok
 from integrations.vault import VaultClient
-from tests.integrations.conftest import CANARY, FAST_RETRY, make_policy, settings_for
+from tests.integrations.conftest import CANARY, FAST_RETRY, make_judge, settings_for
 
 
 def leaky_scenario(scenario):
@@ -51,14 +52,14 @@ def test_canary_never_leaves_the_integrations(scenario, scrubber, token_file, ca
             kube_api_server=kube_emu.url,
             kube_token_path=token_file,
         )
-        policy = make_policy([platform_emu.port])
+        policy = make_judge([platform_emu.port])
         kwargs = {"retry": FAST_RETRY, "sleep": lambda s: None}
-        vault = VaultClient(settings, policy, scrubber, **kwargs)
-        kube = KubernetesClient(settings, policy, scrubber, **kwargs)
+        vault = VaultClient(vault_config(settings), policy, scrubber, **kwargs)
+        kube = KubernetesClient(kubernetes_config(settings), policy, scrubber, **kwargs)
         api = ApiConfig(platform_emu.url, token=SecretStr("platform-demo-token"))
-        http = HttpClient(settings, policy, scrubber, {"platform": api}, **kwargs)
+        http = HttpClient(http_config(settings), policy, scrubber, {"platform": api}, **kwargs)
         logs = LogStores(
-            settings, policy, scrubber, {"loki": LogStoreConfig("loki", loki_emu.url)}, **kwargs
+            LogsConfig({"loki": LogStoreConfig("loki", loki_emu.url)}), policy, scrubber, **kwargs
         )
         closing.extend([vault, kube, http, logs])
 

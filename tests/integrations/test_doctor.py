@@ -98,7 +98,7 @@ def test_doctor_reports_a_plain_local_runner_as_degraded(tmp_path):
 def test_doctor_asks_a_runner_on_its_socket(tmp_path):
     import os
 
-    from sandbox.loader import SHIPPED_POLICY
+    from policy.loader import SHIPPED_POLICY
     from sandbox.runner import LocalRunner
 
     runner = LocalRunner(
@@ -125,7 +125,7 @@ def test_doctor_sees_a_runner_in_its_own_mount_namespace_as_isolated(tmp_path):
     import subprocess
     import sys
 
-    from sandbox.loader import SHIPPED_POLICY
+    from policy.loader import SHIPPED_POLICY
 
     unshare = shutil.which("unshare")
     if unshare is None or subprocess.run([unshare, "--mount", "true"], check=False).returncode:

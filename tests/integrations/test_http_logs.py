@@ -6,12 +6,14 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from bot.errors import ConfigError
+from bot.wiring import apis_from_settings, http_config, vault_config
 from integrations.errors import AccessDenied
-from integrations.http import ApiConfig, HttpClient, apis_from_settings
-from integrations.logs import LogStoreConfig, LogStores, confine_logql
+from integrations.http import ApiConfig, HttpClient, HttpConfig
+from integrations.logs import LogsConfig, LogStoreConfig, LogStores, confine_logql
 from integrations.outcome import Degraded, Ok
 from integrations.vault import VaultClient
-from tests.integrations.conftest import FAST_RETRY, make_policy, settings_for
+from tests.integrations.conftest import FAST_RETRY, make_judge, make_policy, settings_for
 
 
 @pytest.fixture
@@ -21,8 +23,8 @@ def http(platform_emulator, scrubber, closing):
             base_url=platform_emulator.url, token=SecretStr(token) if token else None, **kwargs
         )
         client = HttpClient(
-            settings_for(),
-            make_policy(ports or [platform_emulator.port]),
+            HttpConfig(),
+            make_judge(ports or [platform_emulator.port]),
             scrubber,
             {"platform": api},
             retry=FAST_RETRY,
@@ -107,8 +109,8 @@ def test_http_fault_modes(http, platform_emulator, mode, expect, retryable):
 
 def test_http_timeout(platform_emulator, scrubber, closing):
     client = HttpClient(
-        settings_for(http_timeout_seconds=0.3),
-        make_policy([platform_emulator.port]),
+        HttpConfig(timeout_seconds=0.3),
+        make_judge([platform_emulator.port]),
         scrubber,
         {"platform": ApiConfig(base_url=platform_emulator.url)},
         retry=FAST_RETRY,
@@ -129,10 +131,10 @@ def test_token_from_vault_is_used_and_never_shown(
         platform_apis={"platform": platform_emulator.url},
         platform_api_auth={"platform": "vault:secret/platform/api#token"},
     )
-    vault = VaultClient(settings, make_policy(), scrubber)
+    vault = VaultClient(vault_config(settings), make_judge(), scrubber)
     client = HttpClient(
-        settings,
-        make_policy([platform_emulator.port]),
+        http_config(settings),
+        make_judge([platform_emulator.port]),
         scrubber,
         apis_from_settings(settings, {}),
         vault=vault,
@@ -149,11 +151,15 @@ def test_token_from_vault_is_used_and_never_shown(
 
 
 def test_env_token_resolution_happens_at_the_entry_point():
+    """`env:VAR` is read from the environment the entry point passes; an unset variable is a
+    configuration error, never a client that silently sends no credentials."""
     settings = settings_for(
         platform_apis={"p": "http://127.0.0.1:9"}, platform_api_auth={"p": "env:P_TOKEN"}
     )
     apis = apis_from_settings(settings, {"P_TOKEN": "tok-123456"})
     assert apis["p"].token is not None and apis["p"].token.get_secret_value() == "tok-123456"
+    with pytest.raises(ConfigError, match="P_TOKEN, which is not set"):
+        apis_from_settings(settings, {})
 
 
 # --- log stores -------------------------------------------------------------------------------
@@ -166,7 +172,7 @@ def logs(loki_emulator, es_emulator, scrubber, closing):
         "elasticsearch": LogStoreConfig("elasticsearch", es_emulator.url, index="logs-*"),
     }
     client = LogStores(
-        settings_for(), make_policy(), scrubber, stores, retry=FAST_RETRY, sleep=lambda s: None
+        LogsConfig(stores), make_judge(), scrubber, retry=FAST_RETRY, sleep=lambda s: None
     )
     closing.append(client)
     return client
@@ -239,10 +245,9 @@ def test_log_store_fault_modes(logs, loki_emulator, es_emulator, store, mode, ex
 
 def test_log_store_timeout(loki_emulator, scrubber, closing):
     client = LogStores(
-        settings_for(http_timeout_seconds=0.3),
-        make_policy(),
+        LogsConfig({"loki": LogStoreConfig("loki", loki_emulator.url)}, timeout_seconds=0.3),
+        make_judge(),
         scrubber,
-        {"loki": LogStoreConfig("loki", loki_emulator.url)},
         retry=FAST_RETRY,
         sleep=lambda s: None,
     )

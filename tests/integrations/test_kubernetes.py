@@ -7,11 +7,19 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.wiring import kubernetes_config
 from integrations.breaker import BreakerState, CircuitBreaker
 from integrations.kubernetes import KubernetesClient
 from integrations.outcome import Degraded, Ok
 from integrations.retry import RetryPolicy
-from tests.integrations.conftest import FAST_RETRY, fast_breaker, make_policy, settings_for
+from policy.judge import KubernetesRead
+from tests.integrations.conftest import (
+    FAST_RETRY,
+    fast_breaker,
+    make_judge,
+    make_policy,
+    settings_for,
+)
 
 POD = "auth-api-7c9d8f6b5-x2k9p"
 
@@ -28,7 +36,7 @@ def kube(kube_emulator, scrubber, token_file, closing):
         extra.setdefault("retry", FAST_RETRY)
         extra.setdefault("breaker", fast_breaker("kubernetes"))
         extra.setdefault("sleep", lambda s: None)
-        client = KubernetesClient(settings, make_policy(), scrubber, **extra)
+        client = KubernetesClient(kubernetes_config(settings), make_judge(), scrubber, **extra)
         closing.append(client)
         return client
 
@@ -200,7 +208,9 @@ contexts: [{{name: emu, context: {{cluster: emu, user: sa}}}}]
 current-context: emu
 """
     )
-    client = KubernetesClient(settings_for(kubeconfig=config), make_policy(), scrubber)
+    client = KubernetesClient(
+        kubernetes_config(settings_for(kubeconfig=config)), make_judge(), scrubber
+    )
     closing.append(client)
     assert POD in names(client.list("pods", "acme-prod", "acme"))
     health = client.health()
@@ -208,7 +218,7 @@ current-context: emu
 
 
 def test_unconfigured_and_unhealthy(kube, kube_emulator, scrubber, closing):
-    client = KubernetesClient(settings_for(), make_policy(), scrubber)
+    client = KubernetesClient(kubernetes_config(settings_for()), make_judge(), scrubber)
     closing.append(client)
     assert isinstance(client.list("pods", "acme-prod", "acme"), Degraded)
     assert not client.health().healthy
@@ -249,3 +259,30 @@ def test_token_re_read_is_told_to_the_refresh_observer(kube, kube_emulator, toke
     assert isinstance(client.list("pods", "acme-prod", "acme"), Ok)
     assert [d for d, _ in heard] == ["kubernetes"] and "re-read after 401" in heard[0][1]
     assert "rotated-token-2" not in heard[0][1]
+def test_tenant_namespace_globs_mean_the_same_to_the_gate_and_the_cluster_call(
+    kube_emulator, scrubber, token_file, closing
+):
+    """Issue 13: with namespaces ["acme-*"] the gate allowed pods in acme-prod while the
+    integration refused them, and a namespace-less list sent the literal `acme-*` to the
+    cluster. One judge now decides, and globs are expanded against the cluster."""
+    policy = make_policy().model_copy(deep=True)
+    tenants = dict(policy.tenants)
+    tenants["acme"] = tenants["acme"].model_copy(update={"namespaces": ["acme-*"]})
+    policy = policy.model_copy(update={"tenants": tenants})
+    judge = make_judge(policy=policy)
+    assert judge.judge(KubernetesRead("pods", "acme-prod"), "acme").allowed
+    assert not judge.judge(KubernetesRead("pods", "kube-system"), "acme").allowed
+    settings = settings_for(kube_api_server=kube_emulator.url, kube_token_path=token_file)
+    client = KubernetesClient(
+        kubernetes_config(settings), judge, scrubber, retry=FAST_RETRY, sleep=lambda s: None
+    )
+    closing.append(client)
+
+    assert POD in names(client.list("pods", "acme-prod", "acme"))
+    listed = names(client.list("pods", None, "acme"))
+    assert POD in listed and not any(n.startswith("coredns") for n in listed)
+    namespaces = names(client.list("namespaces", None, "acme"))
+    assert namespaces and all(n.startswith("acme-") for n in namespaces)
+    paths = [r.path for r in kube_emulator.requests]
+    assert any("/namespaces/acme-prod/pods" in p for p in paths)
+    assert not any("acme-*" in p or "acme-%2A" in p for p in paths), paths

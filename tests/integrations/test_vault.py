@@ -8,13 +8,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.wiring import vault_config
 from emulators.vault import VaultEmulator
 from integrations.outcome import Degraded, Ok
 from integrations.retry import RetryPolicy
 from integrations.scrubber import Scrubber
 from integrations.secret import Secret
 from integrations.vault import VaultClient
-from tests.integrations.conftest import CANARY, FAST_RETRY, fast_breaker, make_policy, settings_for
+from tests.integrations.conftest import CANARY, FAST_RETRY, fast_breaker, make_judge, settings_for
 
 DB = "secret/tenants/acme/db"
 
@@ -33,7 +34,7 @@ def client(emulator: VaultEmulator, scrubber: Scrubber, **kwargs: object) -> Vau
     extra = {k: v for k, v in kwargs.items() if not k.startswith(("vault_", "kube"))}
     extra.setdefault("retry", FAST_RETRY)
     extra.setdefault("breaker", fast_breaker("vault"))
-    vault = VaultClient(settings, make_policy(), scrubber, **extra)  # type: ignore[arg-type]
+    vault = VaultClient(vault_config(settings), make_judge(), scrubber, **extra)  # type: ignore[arg-type]
     _open.append(vault)
     return vault
 
@@ -186,7 +187,7 @@ def test_health_reports_auth_state(vault_emulator, scrubber):
 
 
 def test_unconfigured_vault_degrades(scrubber):
-    vault = VaultClient(settings_for(vault_addr=None), make_policy(), scrubber)
+    vault = VaultClient(vault_config(settings_for(vault_addr=None)), make_judge(), scrubber)
     _open.append(vault)
     outcome = vault.read("acme", DB)
     assert isinstance(outcome, Degraded) and "VAULT_ADDR" in outcome.reason

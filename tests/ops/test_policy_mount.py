@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.ops import PolicyNotLoaded, policy_check
-from sandbox.loader import PolicyLoader
+from policy.loader import PolicyLoader
 
 _stamps = itertools.count()
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from policy.document import Policy
+from policy.loader import SHIPPED_POLICY, load_policy
 from sandbox.gate import Gate
-from sandbox.loader import SHIPPED_POLICY, load_policy
-from sandbox.policy import Policy
 
 HERE = Path(__file__).resolve().parent
 

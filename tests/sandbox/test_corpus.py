@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
+from policy.document import Policy
+from policy.loader import SHIPPED_POLICY
 from sandbox.gate import Gate
-from sandbox.loader import SHIPPED_POLICY
-from sandbox.policy import Policy
 from tests.sandbox.conftest import corpus
 
 DENIED = corpus("corpus_denied.jsonl")

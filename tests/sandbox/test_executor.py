@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from policy.document import Limits
 from sandbox.errors import ExecutionRefused, SandboxError
 from sandbox.executor import DEFAULT_SEARCH_PATH, Executor
 from sandbox.gate import Decision, Gate
-from sandbox.policy import Limits
 
 FORKER_SLEEP = f"30.{os.getpid()}"  # unique, so the test can find exactly its own children
 LIMITS = Limits(command_timeout_seconds=10, output_cap_bytes=4096)

@@ -13,11 +13,11 @@ import yaml
 from typer.testing import CliRunner
 
 from bot.cli import build_app
+from policy.document import Policy
+from policy.errors import PolicyError
 from policy.forbidden import check_argv
-from sandbox.errors import PolicyError
+from policy.loader import SHIPPED_POLICY, parse_policy
 from sandbox.gate import Gate
-from sandbox.loader import SHIPPED_POLICY, parse_policy
-from sandbox.policy import Policy
 
 SHIPPED_TEXT = SHIPPED_POLICY.read_text(encoding="utf-8")
 

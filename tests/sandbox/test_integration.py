@@ -11,9 +11,9 @@ import pytest
 from emulators.base import load_scenario
 from emulators.kubernetes import KubernetesEmulator
 from emulators.platform import PlatformEmulator
+from policy.document import Limits
 from sandbox.executor import Executor
 from sandbox.gate import Decision, Gate
-from sandbox.policy import Limits
 from tests.conftest import REPO
 
 CACHED_TOOLS = REPO / ".cache" / "tools" / "bin"

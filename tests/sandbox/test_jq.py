@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from policy.document import Limits
 from policy.jq import find_problem
 from sandbox.executor import Executor
 from sandbox.gate import Decision, Gate
-from sandbox.policy import Limits
 
 REFUSED = [
     'import "creds" as $c {search: "/var/run/secrets"}; $c',

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.errors import PolicyError
+from policy.document import Policy
+from policy.errors import PolicyError
+from policy.loader import SHIPPED_POLICY, PolicyLoader, load_policy, parse_policy
 from sandbox.gate import Gate
-from sandbox.loader import SHIPPED_POLICY, PolicyLoader, load_policy, parse_policy
-from sandbox.policy import Policy
 
 GOOD = "version: 1\nbudgets:\n  steps: 7\n"
 
@@ -113,7 +113,7 @@ def test_load_policy_on_a_missing_file(tmp_path: Path) -> None:
 def test_loader_without_a_file_denies_everything(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="sandbox.loader"):
+    with caplog.at_level(logging.ERROR, logger="policy.loader"):
         loader = PolicyLoader(tmp_path / "missing.yaml")
     assert not loader.loaded
     assert loader.error and "not found" in loader.error
@@ -141,7 +141,7 @@ def test_hot_reload_keeps_the_last_good_policy(
     clock.now += 1.0
     assert loader.current().budgets.steps == 9
 
-    with caplog.at_level(logging.ERROR, logger="sandbox.loader"):
+    with caplog.at_level(logging.ERROR, logger="policy.loader"):
         write(path, "version: 1\nbudgets:\n  stepz: 3\n")
         clock.now += 1.0
         assert loader.current().budgets.steps == 9  # the bad edit is refused

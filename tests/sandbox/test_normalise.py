@@ -100,7 +100,7 @@ def test_to_dict_has_the_contract_keys(gate: Gate) -> None:
 
 
 def test_no_policy_denies_everything() -> None:
-    from sandbox.policy import Policy
+    from policy.document import Policy
 
     decision = Gate(Policy()).check_command("kubectl get pods")
     assert not decision.allowed and decision.rule == "policy.empty"

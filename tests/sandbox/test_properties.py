@@ -7,8 +7,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from policy.loader import SHIPPED_POLICY, load_policy
 from sandbox.gate import Gate
-from sandbox.loader import SHIPPED_POLICY, load_policy
 
 GATE = Gate(load_policy(SHIPPED_POLICY))
 PROGRAMS = set(GATE.policy.commands.programs)

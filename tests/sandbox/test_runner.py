@@ -21,10 +21,10 @@ import yaml
 from emulators.base import load_scenario
 from emulators.kubernetes import KubernetesEmulator
 from integrations.scrubber import Scrubber
+from policy.document import Policy
+from policy.loader import SHIPPED_POLICY, load_policy
 from sandbox.executor import DEFAULT_SEARCH_PATH, Executor
 from sandbox.gate import Decision
-from sandbox.loader import SHIPPED_POLICY, load_policy
-from sandbox.policy import Policy
 from sandbox.runner import (
     JudgedCommand,
     LocalRunner,

@@ -86,7 +86,8 @@ def test_check_vault_path(gate: Gate, path: str, tenant: str | None, allowed: bo
         ("pods", "acme-prod", "acme", True),
         ("pods/log", "acme-prod", "acme", True),
         ("nodes", None, "acme", True),
-        ("pods", None, None, True),
+        ("pods", None, None, False),  # structured reads need a tenant: fail closed
+        ("nodes", None, None, True),
         ("pods", None, "acme", False),
         ("pods", "kube-system", "acme", False),
         ("secrets", "acme-prod", "acme", False),
@@ -101,3 +102,18 @@ def test_check_kubernetes(
     decision = gate.check_kubernetes(resource, namespace, tenant)
     assert decision.allowed is allowed, decision
     assert decision.reason
+
+
+def test_a_glob_tenant_means_the_same_for_commands_and_structured_reads(shipped) -> None:
+    """Issue 13: one meaning of `acme-*` for every tool, and never a glob as a namespace."""
+    from policy.document import Tenant
+    from policy.judge import CommandRun, KubernetesRead
+
+    tenants = {"acme": Tenant(channels=["C1"], namespaces=["acme-*"])}
+    gate = Gate(shipped.model_copy(update={"tenants": tenants}))
+    assert gate.judge(KubernetesRead("pods", "acme-prod"), "acme").allowed
+    assert not gate.judge(KubernetesRead("pods", "kube-system"), "acme").allowed
+    assert gate.judge(CommandRun("kubectl get pods -n acme-prod"), "acme").allowed
+    assert not gate.judge(CommandRun("kubectl get pods -n kube-system"), "acme").allowed
+    bare = gate.judge(CommandRun("kubectl get pods"), "acme")
+    assert not bare.allowed and "acme-*" in bare.hint

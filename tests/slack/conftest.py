@@ -22,7 +22,8 @@ from bot.store.store import Store
 from bot.worker.worker import Worker
 from emulators.slack import SlackEmulator
 from emulators.slack_socket import wait_until
-from sandbox.policy import Escalation, OperatorGrant, Operators, Policy, Route, Tenant
+from policy.document import Escalation, OperatorGrant, Operators, Policy, Route, Tenant
+from policy.source import FixedPolicy
 
 SECRET = "test-signing-secret"
 TEAM = "T0STEADY"
@@ -75,7 +76,7 @@ def settings(slack: SlackEmulator, database_url: str) -> Settings:
 
 @pytest.fixture
 def bot(settings: Settings, store: Store, policy: Policy) -> Iterator[SlackBot]:
-    b = build_bot(settings, store, lambda: policy, http=True, update_interval=0.05)
+    b = build_bot(settings, store, FixedPolicy(policy), http=True, update_interval=0.05)
     b.dispatcher.poll_interval = 0.05
     b.start_dispatcher()
     yield b
@@ -131,7 +132,7 @@ class ReportingHandler:
 
 @pytest.fixture
 def worker(store: Store, policy: Policy) -> Iterator[Worker]:
-    handler = ReportingHandler(SlackNotifier(lambda: policy))
+    handler = ReportingHandler(SlackNotifier(FixedPolicy(policy)))
     w = Worker(store, handler, name="test-worker", concurrency=2, lease_ttl=5, poll=0.05)
     thread = threading.Thread(target=w.run, daemon=True)
     thread.start()

@@ -10,7 +10,8 @@ from bot.handoff.model import Handoff
 from bot.model import Event, Job, Ticket
 from bot.notify import Progress
 from bot.slack.notifier import SlackNotifier
-from sandbox.policy import Escalation, Policy
+from policy.document import Escalation, Policy
+from policy.source import FixedPolicy
 from tests.agent.fakes import make_job
 
 
@@ -47,7 +48,7 @@ SLACK_TICKET = Ticket(text="x", channel="C1", ts="10.1", thread_ts="10.1", user=
 
 def test_progress_only_ever_edits_the_status_message() -> None:
     ctx = RecordingContext(SLACK_TICKET)
-    notifier = SlackNotifier(Policy)
+    notifier = SlackNotifier(FixedPolicy(Policy()))
     notifier.progress(ctx, Progress(step=1, layer="k8s", retries=2, degraded=["vault"]))
     notifier.progress(ctx, Progress(step=1, layer="k8s", retries=2, degraded=["vault"]))  # resumed
     notifier.progress(ctx, Progress(step=2))
@@ -62,7 +63,7 @@ def test_progress_only_ever_edits_the_status_message() -> None:
 
 def test_cli_jobs_write_nothing() -> None:
     ctx = RecordingContext(Ticket(text="x"))
-    notifier = SlackNotifier(Policy)
+    notifier = SlackNotifier(FixedPolicy(Policy()))
     notifier.progress(ctx, Progress(step=1))
     notifier.question(ctx, "?")
     notifier.handoff(ctx, Handoff(job_id="job1", verdict="escalated", summary="s"))
@@ -74,7 +75,7 @@ def test_approval_questions_carry_approve_and_deny() -> None:
     ctx = RecordingContext(
         SLACK_TICKET, [Event("job1", 1, now, "approval_requested", {"tool": "x"})]
     )
-    SlackNotifier(Policy).question(ctx, "May I run `kubectl logs`?")
+    SlackNotifier(FixedPolicy(Policy())).question(ctx, "May I run `kubectl logs`?")
     [(method, payload)] = list(ctx.rows.values())
     assert method == "chat.postMessage" and payload["thread_ts"] == "10.1"
     actions = next(b for b in payload["blocks"] if b["type"] == "actions")["elements"]
@@ -83,7 +84,7 @@ def test_approval_questions_carry_approve_and_deny() -> None:
 
 def test_escalation_without_a_route_says_so_in_the_thread() -> None:
     ctx = RecordingContext(SLACK_TICKET)
-    SlackNotifier(lambda: Policy(escalation=Escalation(routes=[]))).handoff(
+    SlackNotifier(FixedPolicy(Policy(escalation=Escalation(routes=[])))).handoff(
         ctx, Handoff(job_id="job1", verdict="escalated", summary="s")
     )
     assert "escalation" not in ctx.rows

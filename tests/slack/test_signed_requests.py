@@ -16,7 +16,7 @@ from bot.slack.serve import HttpBot
 from bot.store.store import Store
 from emulators.slack import SlackEmulator
 from emulators.slack_signing import event_callback, send_event, signed_headers
-from sandbox.policy import Policy
+from policy.document import Policy
 from tests.slack.conftest import ASKER, PAY, SECRET, until
 
 

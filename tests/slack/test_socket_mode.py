@@ -12,13 +12,14 @@ from bot.slack.serve import SocketBot
 from bot.store.store import Store
 from emulators.slack import SlackEmulator
 from emulators.slack_signing import event_callback
+from policy.source import FixedPolicy
 from tests.slack.conftest import ASKER, PAY, TEAM, make_policy, until
 
 
 @pytest.fixture
 def socket_bot(settings: Settings, store: Store) -> Iterator[SocketBot]:
     policy = make_policy()
-    bot = build_bot(settings, store, lambda: policy, http=False, update_interval=0.05)
+    bot = build_bot(settings, store, FixedPolicy(policy), http=False, update_interval=0.05)
     bot.start_dispatcher()
     runner = SocketBot(bot, settings, ping_interval=0.5).start()
     yield runner

@@ -9,7 +9,7 @@ import pytest
 
 from bot.handler import HandlerResult, JobContext
 from bot.metrics import Metrics
-from bot.model import JobStatus, OperatorAction, Ticket
+from bot.model import EventKind, JobStatus, OperatorAction, Ticket
 from bot.settings import Settings
 from bot.store import Store
 from bot.worker import Worker, build_handler
@@ -98,7 +98,7 @@ def test_waiting_human_then_answer_requeues(store: Store, background: Worker) ->
 
 class Exploding:
     def run(self, ctx: JobContext) -> HandlerResult:
-        ctx.append("step", {"step": 0})
+        ctx.append(EventKind.STEP, {"step": 0})
         raise RuntimeError("handler bug")
 
 
@@ -129,6 +129,6 @@ def test_stop_releases_running_jobs_to_the_queue(store: Store) -> None:
 def test_build_handler_rejects_unknown_names(store: Store) -> None:
     from bot.errors import ConfigError
 
-    assert isinstance(build_handler("scripted", Settings(), store), ScriptedHandler)
+    assert isinstance(build_handler("scripted", Settings(), store, environ={}), ScriptedHandler)
     with pytest.raises(ConfigError, match="unknown handler 'nope'"):
-        build_handler("nope", Settings(), store)
+        build_handler("nope", Settings(), store, environ={})

@@ -1,17 +1,24 @@
 """The policy document admins own (`policies/*.yaml`), as a validated pydantic model.
 
 CONTRACT: other packages read the sections below by these names. The `commands` section is
-the gate's own (`sandbox/rules.py`); the others are shared. Unknown keys are errors.
+the gate's own (`policy/rules.py`); the others are shared. Unknown keys are errors.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sandbox.rules import CommandRules
+from policy.rules import CommandRules
+
+
+def is_glob(pattern: str) -> bool:
+    """Whether a namespace entry is a pattern rather than one name."""
+    return any(c in pattern for c in "*?[")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -54,11 +61,25 @@ class KubernetesPolicy(_Strict):
 
 class Tenant(_Strict):
     channels: list[str] = Field(default_factory=list, description="Slack channel ids")
-    namespaces: list[str] = Field(default_factory=list)
+    namespaces: list[str] = Field(
+        default_factory=list, description="namespace names or globs, e.g. 'acme-*'"
+    )
     vault_paths: list[str] = Field(default_factory=list)
     hosts: list[str] = Field(default_factory=list)
 
     _hosts = field_validator("hosts")(_no_catch_all)
+    # The one meaning of a tenant's namespace entries: each is a glob (fnmatch, case-sensitive,
+    # as Kubernetes names are); a plain name is a glob that matches only itself.
+    def owns_namespace(self, namespace: str) -> bool:
+        return any(fnmatchcase(namespace, pattern) for pattern in self.namespaces)
+
+    def namespaces_in(self, existing: Iterable[str]) -> list[str]:
+        """The tenant's namespaces among those that exist (globs expanded), sorted."""
+        return sorted({name for name in existing if self.owns_namespace(name)})
+
+    def default_namespace(self) -> str | None:
+        """The first entry that names one namespace (not a glob), if any."""
+        return next((ns for ns in self.namespaces if not is_glob(ns)), None)
 
 
 class OperatorGrant(_Strict):
@@ -153,6 +174,12 @@ class Policy(_Strict):
     layers: list[Layer] = Field(
         default_factory=list, description="investigation layers, cheap first"
     )
+
+    def vault_templates(self, tenant: str) -> list[str]:
+        """The Vault path templates readable for `tenant`, with `{tenant}` filled in."""
+        found = self.tenants.get(tenant)
+        templates = list(self.vault.paths) + (list(found.vault_paths) if found else [])
+        return [t.replace("{tenant}", tenant).strip("/") for t in templates]
 
     def tenant_for_channel(self, channel: str | None) -> str | None:
         for name, tenant in self.tenants.items():

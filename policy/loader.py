@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from policy.document import Policy
+from policy.errors import PolicyError
 from policy.forbidden import policy_violations
-from sandbox.errors import PolicyError
-from sandbox.policy import Policy
 
 log = logging.getLogger(__name__)
 
