@@ -102,7 +102,7 @@ class Kit:
             ),
             model,
             Toolbox(clients, self.sandbox, self.scrubber),
-            FixedPolicy(self.policy),
+            FixedPolicy(self.policy) if isinstance(self.policy, Policy) else self.policy,
             self.notifier,
             sleep=self._sleep,
         )

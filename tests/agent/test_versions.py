@@ -39,14 +39,15 @@ def test_a_policy_reload_mid_job_is_an_event_and_later_requests_carry_its_hash(
     second = make_policy(approvals={"commands": []}, budgets={"steps": 30})
     served: list[Policy] = []
 
-    def source() -> Policy:
-        # the run reads the policy once at start and once before each request: reload after
-        # the third request
-        served.append(first if len(served) < 4 else second)
-        return served[-1]
+    class Reloading:
+        def current(self) -> Policy:
+            # the run reads the policy once at start and once before each request: reload
+            # after the third request
+            served.append(first if len(served) < 4 else second)
+            return served[-1]
 
     kit: Kit = make_kit()  # type: ignore[operator]
-    kit.policy = source  # type: ignore[assignment]
+    kit.policy = Reloading()  # type: ignore[assignment]
     ctx = FakeContext(make_job("checkout is down scenario:ten-step"))
     kit.agent().run(ctx)
 
