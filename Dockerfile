@@ -27,14 +27,15 @@ RUN python -m venv /opt/steadfast
 WORKDIR /src
 # Dependencies first, from pyproject.toml only, so code edits do not re-download them.
 COPY pyproject.toml README.md ./
-RUN mkdir -p bot sandbox integrations emulators \
- && touch bot/__init__.py sandbox/__init__.py integrations/__init__.py emulators/__init__.py \
+RUN mkdir -p bot sandbox integrations emulators core \
+ && touch bot/__init__.py sandbox/__init__.py integrations/__init__.py emulators/__init__.py core/__init__.py \
  && /opt/steadfast/bin/pip install . \
  && /opt/steadfast/bin/pip uninstall -y steadfast
 COPY bot ./bot
 COPY sandbox ./sandbox
 COPY integrations ./integrations
 COPY emulators ./emulators
+COPY core ./core
 RUN /opt/steadfast/bin/pip install --no-deps . \
  && /opt/steadfast/bin/steadfast --help >/dev/null
 

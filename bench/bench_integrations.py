@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.settings import Settings
+from core.scrubber import Scrubber
 from emulators.base import load_scenario
 from emulators.kubernetes import KubernetesEmulator
 from emulators.logs import LokiEmulator
@@ -27,7 +28,6 @@ from integrations.http import ApiConfig, HttpClient
 from integrations.kubernetes import KubernetesClient
 from integrations.logs import LogStoreConfig, LogStores
 from integrations.retry import RetryPolicy
-from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
 from sandbox.policy import Policy
 

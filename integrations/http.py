@@ -16,6 +16,7 @@ import httpx
 from pydantic import SecretStr
 
 from bot.settings import Settings
+from core.scrubber import Scrubber
 from integrations.access import PolicySource, check_http, current_policy
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
@@ -30,7 +31,6 @@ from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Degraded, Ok, Outcome
 from integrations.retry import RetryPolicy
-from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
 
 

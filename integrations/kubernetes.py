@@ -19,6 +19,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from bot.settings import Settings
+from core.scrubber import Scrubber
 from integrations.access import (
     PolicySource,
     check_kubernetes,
@@ -42,7 +43,6 @@ from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Outcome
 from integrations.retry import RetryPolicy
-from integrations.scrubber import Scrubber
 
 T = TypeVar("T")
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.settings import Settings
+from core.scrubber import Scrubber
 from integrations.access import PolicySource, current_policy, tenant_of
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
@@ -37,7 +38,6 @@ from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Degraded, Outcome
 from integrations.retry import RetryPolicy
-from integrations.scrubber import Scrubber
 
 MAX_LIMIT = 1000
 MAX_LINE_CHARS = 4000

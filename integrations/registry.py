@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.settings import Settings
+from core.scrubber import Scrubber
 from integrations.access import PolicySource
 from integrations.health import Health, check_all
 from integrations.http import HttpClient, apis_from_settings
 from integrations.kubernetes import KubernetesClient
 from integrations.logs import LogStores
-from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
 
 

@@ -14,6 +14,8 @@ import hvac.exceptions as hx
 import requests
 
 from bot.settings import Settings
+from core.scrubber import Scrubber
+from core.secret import Secret
 from integrations.access import PolicySource, check_vault_path, current_policy, vault_templates
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
@@ -30,8 +32,6 @@ from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Outcome
 from integrations.retry import RetryPolicy
-from integrations.scrubber import Scrubber
-from integrations.secret import Secret
 
 T = TypeVar("T")
 RENEW_MARGIN = 1 / 3  # renew once less than a third of the lease is left

@@ -14,7 +14,7 @@ from bot.agent.toolbox import Clients, CommandSandbox, SandboxRunner, Toolbox
 from bot.metrics import Metrics
 from bot.notify import Notifier, NullNotifier
 from bot.settings import Settings
-from integrations.scrubber import Scrubber
+from core.scrubber import Scrubber
 
 
 def agent_config(settings: Settings) -> AgentConfig:

@@ -40,9 +40,9 @@ from bot.handoff.model import Handoff
 from bot.metrics import Metrics
 from bot.model import JobStatus
 from bot.notify import Notifier, Progress
+from core.scrubber import Scrubber
 from integrations.access import current_policy
 from integrations.errors import AccessDenied
-from integrations.scrubber import Scrubber
 from sandbox.policy import Policy
 
 _RETRY_TEXT = {

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.agent import tools as t
+from core.scrubber import Scrubber
 from integrations.outcome import Degraded, Ok
-from integrations.scrubber import Scrubber
 from sandbox.gate import Gate
 from sandbox.policy import Policy
 

@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import console, errors_to_exit, load_settings, print_json
+from core.scrubber import Scrubber
 from integrations.health import Health, check_all
 from integrations.registry import Integrations
-from integrations.scrubber import Scrubber
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor
 from sandbox.loader import PolicyLoader

@@ -9,7 +9,7 @@ import re
 import threading
 from typing import Any
 
-from integrations.secret import Secret
+from core.secret import Secret
 
 # Values shorter than this are not registered: scrubbing "abc" everywhere would mangle output
 # and such values are not secrets worth the name. Token shapes below still apply.

@@ -1,0 +1,1 @@
+"""Lowest layer: pieces every other package may import (secrets, scrubbing); imports nothing of ours."""
