@@ -1,42 +1,32 @@
-"""Redact known secret values and common credential shapes from any text that leaves the
-integrations (results, Degraded reasons, logs)."""
+"""Redact secrets from any text that leaves a component: command output at its source, tool
+results, model requests, events, Slack posts, log records, `Degraded` reasons.
+
+Two halves, applied to the same text in one pass so one never hides the other from the next:
+- known values (registered by the integrations that read them, and every value a detector has
+  found before) in each form a filter can give them (`core.forms`);
+- detectors for secrets nobody registered (`core.detectors`).
+Every hit is a span of the original text; overlapping spans merge and each becomes
+`[redacted:NAME]`. Scrubbing is idempotent.
+"""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import re
 import threading
 from typing import Any
 
+from core import forms
+from core.detectors import Detectors, Hit
 from core.secret import Secret
 
 # Values shorter than this are not registered: scrubbing "abc" everywhere would mangle output
-# and such values are not secrets worth the name. Token shapes below still apply.
+# and such values are not secrets worth the name. Token shapes still apply.
 MIN_SECRET_LENGTH = 6
-
-_SHAPES: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "pem",
-        re.compile(
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
-            re.S,
-        ),
-    ),
-    ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}|\bxapp-[A-Za-z0-9-]{8,}")),
-    ("vault-token", re.compile(r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}|\bs\.[A-Za-z0-9]{24}\b")),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")),
-    ("aws-access-key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("anthropic-key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{16,}")),
-    ("bearer", re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._~+/-]{8,}=*")),
-    ("url-password", re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")),
-]
-_PAIR = re.compile(
-    r"(?i)\b(password|passwd|pwd|secret|client_secret|token|api[_-]?key|access[_-]?key|"
-    r"secret[_-]?key|private[_-]?key|auth[_-]?token|authorization)"
-    r"(\"?\s*[=:]\s*\"?)"
-    r"(?!\[redacted:)([^\s\"',;&]{3,})"
-)
+# Values learned from detector hits; beyond this the oldest are kept and new ones only redacted
+# where detected, so a flood of fake tokens cannot make every scrub slower.
+MAX_LEARNED = 256
+_REDACTED = re.compile(r"\[redacted:[^\]]*\]")
 
 
 class Scrubber:
@@ -45,32 +35,77 @@ class Scrubber:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: dict[str, str] = {}  # value -> name
+        self._learned = 0
         self._pattern: re.Pattern[str] | None = None
+        self._names: list[str] = []  # group index - 1 -> name
+        self._detectors = Detectors()
 
     def register(self, name: str, value: str | Secret) -> None:
         raw = value.reveal() if isinstance(value, Secret) else value
-        if not isinstance(raw, str) or len(raw) < MIN_SECRET_LENGTH:
-            return
-        variants = {raw, base64.b64encode(raw.encode()).decode().rstrip("=")}
-        with self._lock:
-            for v in variants:
-                self._values.setdefault(v, name)
-            # longest first, so a value that contains another is replaced whole
-            ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        if isinstance(raw, str):
+            with self._lock:
+                self._add(name, raw)
+
+    def _add(self, name: str, raw: str) -> bool:
+        raw = raw.strip()
+        if len(raw) < MIN_SECRET_LENGTH or raw in self._values or _REDACTED.search(raw):
+            return False
+        self._values[raw] = name
+        self._pattern = None  # rebuilt on the next scrub
+        return True
 
     def __contains__(self, value: str) -> bool:
         with self._lock:
             return value in self._values
 
-    def scrub(self, text: str) -> str:
+    def _compiled(self) -> tuple[re.Pattern[str] | None, list[str]]:
         with self._lock:
-            pattern, values = self._pattern, dict(self._values)
+            if self._pattern is None and self._values:
+                alternatives: list[tuple[str, str]] = []
+                for value, name in self._values.items():
+                    alternatives += [(p, name) for p in forms.patterns(value)]
+                # longest first, so a value that contains another is replaced whole
+                alternatives.sort(key=lambda a: len(a[0]), reverse=True)
+                self._names = [name for _, name in alternatives]
+                self._pattern = re.compile(
+                    "|".join(f"({p})" for p, _ in alternatives), re.IGNORECASE
+                )
+            return self._pattern, self._names
+
+    def scrub(self, text: str) -> str:
+        if not text:
+            return text
+        hits = self._detectors.find(text)
+        self._learn(text, hits)
+        pattern, names = self._compiled()
         if pattern is not None:
-            text = pattern.sub(lambda m: f"[redacted:{values[m.group(0)]}]", text)
-        for name, shape in _SHAPES:
-            text = shape.sub(f"[redacted:{name}]", text)
-        return _PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted:{m.group(1).lower()}]", text)
+            hits += [
+                Hit(m.start(), m.end(), names[m.lastindex - 1], known=True)
+                for m in pattern.finditer(text)
+                if m.lastindex
+            ]
+        return _replace(text, hits)
+
+    def _learn(self, text: str, hits: list[Hit]) -> None:
+        """Remember what detectors found, so its encoded forms are caught wherever it goes next
+        (a value seen raw in one tool result and base64-encoded in the next)."""
+        if not hits:
+            return
+        with self._lock:
+            for hit in hits:
+                if self._learned >= MAX_LEARNED:
+                    return
+                value = text[hit.start : hit.end]
+                if hit.kind.startswith("pem") or hit.kind.startswith("gcp-private"):
+                    # a key's body lines, each on its own: a filter may show any one of them
+                    parts = [p for p in re.split(r"\\n|\s|-----", value) if len(p) >= 16]
+                elif hit.kind.startswith("encoded-"):
+                    parts = []  # the raw value is learned when the decoded text is scrubbed
+                else:
+                    parts = [value]
+                for part in parts[:64]:
+                    if self._add(f"detected:{hit.kind}", part):
+                        self._learned += 1
 
     def scrub_obj(self, obj: Any) -> Any:
         """Deep copy of dicts/lists/tuples/dataclasses with every string (keys too) scrubbed. `Secret`s are
@@ -89,3 +124,28 @@ class Scrubber:
             }
             return dataclasses.replace(obj, **changes)
         return obj
+
+
+def _replace(text: str, hits: list[Hit]) -> str:
+    """Replace merged spans; an existing `[redacted:…]` marker is never cut in half."""
+    if not hits:
+        return text
+    keep = [m.span() for m in _REDACTED.finditer(text)]
+    spans: list[list[Any]] = []
+    for hit in sorted(hits, key=lambda h: (h.start, -h.end, not h.known)):
+        start, end = hit.start, hit.end
+        for k_start, k_end in keep:  # widen to whole markers
+            if k_start < end and start < k_end:
+                start, end = min(start, k_start), max(end, k_end)
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end, hit.kind])
+    out, last = [], 0
+    for start, end, kind in spans:
+        out.append(text[last:start])
+        inside = _REDACTED.fullmatch(text[start:end])
+        out.append(inside.group(0) if inside else f"[redacted:{kind}]")
+        last = end
+    out.append(text[last:])
+    return "".join(out)
