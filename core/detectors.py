@@ -38,7 +38,8 @@ class Hit:
 # detect-secrets plugins whose patterns name one token format precisely. Left out: keyword and
 # entropy plugins (line-oriented and noisy on logs; ours below work on spans), "Public IP"
 # (addresses are what an investigation is about) and the vendor keyword plugins (Cloudant, IBM,
-# SoftLayer, Artifactory) whose patterns match ordinary words.
+# SoftLayer, Artifactory) whose patterns match ordinary words. JWT, NPM and OpenAI patterns have
+# unbounded repeats (quadratic on crafted output); ours below cover those bounded.
 _DS_TYPES = {
     "AWS Access Key": "aws-access-key",
     "Azure Storage Account access key": "azure-storage-key",
@@ -46,10 +47,7 @@ _DS_TYPES = {
     "Discord Bot Token": "discord-token",
     "GitHub Token": "github-token",
     "GitLab Token": "gitlab-token",
-    "JSON Web Token": "jwt",
     "Mailchimp Access Key": "mailchimp-key",
-    "NPM tokens": "npm-token",
-    "OpenAI Token": "openai-key",
     "PyPI Token": "pypi-token",
     "SendGrid API Key": "sendgrid-key",
     "Slack Token": "slack-token",
@@ -68,14 +66,17 @@ _OWN: list[tuple[str, re.Pattern[str]]] = [
     (
         "pem-private-key",
         re.compile(
-            r"-*\s*BEGIN\s*[A-Z0-9 ]*?PRIVATE\s*KEY(?:\s*BLOCK)?\s*-*"
-            r".*?(?:END\s*[A-Z0-9 ]*?PRIVATE\s*KEY(?:\s*BLOCK)?\s*-*|\Z)",
+            r"BEGIN\s?[A-Z0-9 ]{0,24}?PRIVATE\s?KEY(?:\s?BLOCK)?-*"
+            r".*?(?:END\s?[A-Z0-9 ]{0,24}?PRIVATE\s?KEY(?:\s?BLOCK)?-*|\Z)",
             re.S | re.I,
         ),
     ),
     # GCP service-account JSON: the key's value, escaped newlines and all
     ("gcp-private-key", re.compile(r"\"private_key(?:_id)?\"\s*:\s*\"((?:[^\"\\]|\\.)*)\"", re.I)),
-    ("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*", re.I)),
+    (
+        "jwt",
+        re.compile(r"eyJ[A-Za-z0-9_-]{5,400}\.[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{0,1024}", re.I),
+    ),
     ("aws-access-key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", re.I)),
     (
         "aws-secret-key",
@@ -84,29 +85,37 @@ _OWN: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("gcp-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-    ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,}|\bxapp-[A-Za-z0-9-]{8,}", re.I)),
-    ("vault-token", re.compile(r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}|\bs\.[A-Za-z0-9]{24}\b")),
-    ("anthropic-key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{16,}", re.I)),
-    ("bearer", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{8,}=*)")),
+    (
+        "slack-token",
+        re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{8,256}|\bxapp-[A-Za-z0-9-]{8,256}", re.I),
+    ),
+    ("vault-token", re.compile(r"\bhv[sbr]\.[A-Za-z0-9_-]{20,512}|\bs\.[A-Za-z0-9]{24}\b")),
+    ("anthropic-key", re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{32,256}", re.I)),
+    ("bearer", re.compile(r"(?i)\bbearer[ \t]{1,4}([A-Za-z0-9._~+/-]{8,4096}=*)")),
     # scheme://user:password@host (the password only: the user and host help the reader)
-    ("url-password", re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@\[\]]+:([^/\s@]+)@")),
+    (
+        "url-password",
+        re.compile(
+            r"(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}://[^/\s:@\[\]]{1,128}:([^/\s@]{1,256})@"
+        ),
+    ),
     # password=..., "token": "...", DB_PASSWORD: ... (value up to the next delimiter)
     (
         "secret-pair",
         re.compile(
-            rf"(?i)(?<![A-Za-z0-9]){_KEYWORD}[\"']?[ \t]*[=:][ \t]*[\"']?"
-            r"(?!\[redacted:)([^\s\"',;&<>{}()\[\]]{3,})"
+            rf"(?i)(?<![A-Za-z0-9]){_KEYWORD}[\"']?[ \t]{{0,4}}[=:][ \t]{{0,4}}[\"']?"
+            r"(?!\[redacted:)([^\s\"',;&<>{}()\[\]]{3,512})"
         ),
     ),
 ]
 # NAME=VALUE where the name hints at a credential and the value looks random
 _ASSIGNMENT = re.compile(
-    r"(?i)(?<![A-Za-z0-9])[A-Za-z0-9_.-]*(?:key|secret|token|pass|pwd|cred|auth|sig|salt)"
-    r"[A-Za-z0-9_.-]*[\"']?[ \t]*[=:][ \t]*[\"']?([A-Za-z0-9+/_=.-]{16,})"
+    r"(?i)(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{0,40}?(?:key|secret|token|pass|pwd|cred|auth|sig|salt)"
+    r"[A-Za-z0-9_.-]{0,40}[\"']?[ \t]{0,4}[=:][ \t]{0,4}[\"']?([A-Za-z0-9+/_=.-]{16,512})"
 )
 # any long random-looking assignment value, whatever its name (mixed case and digits: hex
 # digests and pod-name hashes are lowercase and are what an investigation reads)
-_RANDOM_VALUE = re.compile(r"(?<=[=:])[ \t]*[\"']?([A-Za-z0-9+/_-]{32,}={0,2})")
+_RANDOM_VALUE = re.compile(r"(?<=[=:])[ \t]{0,4}[\"']?([A-Za-z0-9+/_-]{32,512}={0,2})")
 _B64_BLOB = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX_BLOB = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){10,}(?![0-9A-Fa-f])")
 # from a token's start only (the lookbehind): a scan from every position would be quadratic

@@ -104,7 +104,7 @@ class Scrubber:
                 else:
                     parts = [value]
                 for part in parts[:64]:
-                    if self._add(f"detected:{hit.kind}", part):
+                    if self._add(hit.kind, part):
                         self._learned += 1
 
     def scrub_obj(self, obj: Any) -> Any:
