@@ -103,7 +103,7 @@ _OWN: list[tuple[str, re.Pattern[str]]] = [
     (
         "secret-pair",
         re.compile(
-            rf"(?i)(?<![A-Za-z0-9]){_KEYWORD}[\"']?[ \t]{{0,4}}[=:][ \t]{{0,4}}[\"']?"
+            rf"(?i)(?<![A-Za-z0-9]){_KEYWORD}\\?[\"']?[ \t]{{0,4}}[=:][ \t]{{0,4}}\\?[\"']?"
             r"(?!\[redacted:)([^\s\"',;&<>{}()\[\]]{3,512})"
         ),
     ),
@@ -111,7 +111,7 @@ _OWN: list[tuple[str, re.Pattern[str]]] = [
 # NAME=VALUE where the name hints at a credential and the value looks random
 _ASSIGNMENT = re.compile(
     r"(?i)(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{0,40}?(?:key|secret|token|pass|pwd|cred|auth|sig|salt)"
-    r"[A-Za-z0-9_.-]{0,40}[\"']?[ \t]{0,4}[=:][ \t]{0,4}[\"']?([A-Za-z0-9+/_=.-]{16,512})"
+    r"[A-Za-z0-9_.-]{0,40}\\?[\"']?[ \t]{0,4}[=:][ \t]{0,4}\\?[\"']?([A-Za-z0-9+/_=.-]{16,512})"
 )
 # any long random-looking assignment value, whatever its name (mixed case and digits: hex
 # digests and pod-name hashes are lowercase and are what an investigation reads)
@@ -162,10 +162,10 @@ class Detectors:
     def __init__(self) -> None:
         self._shapes = _OWN + _ds_patterns()
 
-    def shapes(self, text: str) -> list[Hit]:
-        """Credential shapes and high-entropy assignments in `text` as it is."""
+    def shapes(self, text: str, *, entropy: bool = True) -> list[Hit]:
+        """Credential shapes and (with `entropy`) high-entropy assignments in `text`."""
         hits = [_spans(kind, m) for kind, p in self._shapes for m in p.finditer(text)]
-        for pattern in (_ASSIGNMENT, _RANDOM_VALUE):
+        for pattern in (_ASSIGNMENT, _RANDOM_VALUE) if entropy else ():
             for m in pattern.finditer(text):
                 value = m.group(1)
                 mixed = pattern is _ASSIGNMENT or (
@@ -192,11 +192,9 @@ class Detectors:
             hits += self._decoded(text, blob, decode)
         return hits
 
-    def _structured(self, text: str) -> Iterator[Hit]:
-        # precise shapes only: pairs and entropy rules would fire on the garbled variants
-        for kind, pattern in self._shapes:
-            if kind not in ("secret-pair", "bearer"):
-                yield from (_spans(kind, m) for m in pattern.finditer(text))
+    def _structured(self, text: str, *, entropy: bool = True) -> Iterator[Hit]:
+        # a variant can only add redactions, so every detector runs on it
+        yield from self.shapes(text, entropy=entropy)
 
     def _without_separators(self, text: str) -> list[Hit]:
         kept: list[int] = []  # index in `text` of each kept character
@@ -210,7 +208,8 @@ class Detectors:
         joined = "".join(text[i] for i in kept)
         out = []
         for variant in (joined, rot13(joined)):
-            for h in self._structured(variant):
+            # no entropy rules here: words glued together look random
+            for h in self._structured(variant, entropy=False):
                 out.append(Hit(kept[h.start], kept[h.end - 1] + 1, h.kind))
         return out
 

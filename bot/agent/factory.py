@@ -96,12 +96,13 @@ def build_agent_for_worker(
     *,
     metrics: Metrics | None = None,
     environ: Mapping[str, str] | None = None,
+    scrubber: Scrubber | None = None,
 ) -> AgentHandler:
     """What `steadfast worker --handler agent` runs: the policy from `settings.policy`
     (reloaded on change), the integrations the settings configure, the sandbox executor."""
     from sandbox.loader import PolicyLoader
 
     loader = policy_loader if policy_loader is not None else PolicyLoader(settings.policy)
-    scrubber = Scrubber()
+    scrubber = scrubber or Scrubber()  # the process's, when its logging scrubs with it too
     clients = clients_from_settings(settings, loader, scrubber, environ=environ, metrics=metrics)
     return build_agent(settings, store, loader, scrubber, notifier, metrics, clients)

@@ -12,6 +12,7 @@ from bot.notify import Notifier
 from bot.settings import Settings
 from bot.store import Store
 from bot.worker.scripted import ScriptedHandler
+from core.scrubber import Scrubber
 
 KNOWN = ("scripted", "agent")
 
@@ -23,6 +24,7 @@ def build_handler(
     policy_loader: Callable[[], Any] | None = None,
     notifier: Notifier | None = None,
     metrics: Metrics | None = None,
+    scrubber: Scrubber | None = None,
 ) -> JobHandler:
     """The handler called `name`. Raises ConfigError for a name no handler answers to."""
     if name == "scripted":
@@ -30,5 +32,7 @@ def build_handler(
     if name == "agent":
         from bot.agent.factory import build_agent_for_worker  # the SDKs load only when used
 
-        return build_agent_for_worker(settings, store, policy_loader, notifier, metrics=metrics)
+        return build_agent_for_worker(
+            settings, store, policy_loader, notifier, metrics=metrics, scrubber=scrubber
+        )
     raise ConfigError(f"unknown handler {name!r}; choose one of: {', '.join(KNOWN)}")
