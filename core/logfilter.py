@@ -13,6 +13,8 @@ THIRD_PARTY = (
     "anthropic",
     "httpx",
     "httpcore",
+    "httpx2",  # the name some anthropic SDK builds log their vendored client under
+    "httpcore2",
     "hvac",
     "urllib3",
     "kubernetes",

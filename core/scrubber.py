@@ -36,8 +36,7 @@ class Scrubber:
         self._lock = threading.Lock()
         self._values: dict[str, str] = {}  # value -> name
         self._learned = 0
-        self._pattern: re.Pattern[str] | None = None
-        self._names: list[str] = []  # group index - 1 -> name
+        self._patterns: dict[str, tuple[re.Pattern[str], str]] = {}  # value -> (forms, name)
         self._detectors = Detectors()
 
     def register(self, name: str, value: str | Secret) -> None:
@@ -51,39 +50,29 @@ class Scrubber:
         if len(raw) < MIN_SECRET_LENGTH or raw in self._values or _REDACTED.search(raw):
             return False
         self._values[raw] = name
-        self._pattern = None  # rebuilt on the next scrub
         return True
 
     def __contains__(self, value: str) -> bool:
         with self._lock:
             return value in self._values
 
-    def _compiled(self) -> tuple[re.Pattern[str] | None, list[str]]:
+    def _compiled(self) -> list[tuple[re.Pattern[str], str]]:
+        # one pattern per value, compiled once: learning a value mid-run must not recompile
+        # every other (a single alternation of hundreds of values took seconds to build)
         with self._lock:
-            if self._pattern is None and self._values:
-                alternatives: list[tuple[str, str]] = []
-                for value, name in self._values.items():
-                    alternatives += [(p, name) for p in forms.patterns(value)]
-                # longest first, so a value that contains another is replaced whole
-                alternatives.sort(key=lambda a: len(a[0]), reverse=True)
-                self._names = [name for _, name in alternatives]
-                self._pattern = re.compile(
-                    "|".join(f"({p})" for p, _ in alternatives), re.IGNORECASE
-                )
-            return self._pattern, self._names
+            for value, name in self._values.items():
+                if value not in self._patterns:
+                    joined = "|".join(forms.patterns(value))  # longest form first
+                    self._patterns[value] = (re.compile(joined, re.IGNORECASE), name)
+            return list(self._patterns.values())
 
     def scrub(self, text: str) -> str:
         if not text:
             return text
         hits = self._detectors.find(text)
         self._learn(text, hits)
-        pattern, names = self._compiled()
-        if pattern is not None:
-            hits += [
-                Hit(m.start(), m.end(), names[m.lastindex - 1], known=True)
-                for m in pattern.finditer(text)
-                if m.lastindex
-            ]
+        for pattern, name in self._compiled():
+            hits += [Hit(m.start(), m.end(), name, known=True) for m in pattern.finditer(text)]
         return _replace(text, hits)
 
     def _learn(self, text: str, hits: list[Hit]) -> None:
