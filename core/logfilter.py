@@ -56,18 +56,25 @@ def configure_logging(
     stream: IO[str] | None = None,
     quiet: Iterable[str] = THIRD_PARTY,
 ) -> logging.Handler:
-    """Set the root level, attach one handler (stderr unless `stream`) that scrubs every record,
-    and hold the `quiet` loggers at WARNING or above. Returns the handler."""
+    """Set the root level and make every root handler scrub its records: the one added here
+    (stderr unless `stream`) or, like `logging.basicConfig`, the ones already there when no
+    stream is asked for (a second call adds no duplicate handler). Hold the `quiet` loggers at
+    WARNING or above. Returns the handler added or found."""
     root = logging.getLogger()
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}; use DEBUG, INFO, WARNING or ERROR")
     root.setLevel(numeric)
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter(FORMAT))
-    handler.addFilter(ScrubbingFilter(scrub))
-    root.addHandler(handler)
+    if stream is None and root.handlers:
+        handlers = list(root.handlers)
+    else:
+        handlers = [logging.StreamHandler(stream)]
+        handlers[0].setFormatter(logging.Formatter(FORMAT))
+        root.addHandler(handlers[0])
+    for handler in handlers:
+        if not any(isinstance(f, ScrubbingFilter) for f in handler.filters):
+            handler.addFilter(ScrubbingFilter(scrub))
     for name in quiet:
         logger = logging.getLogger(name)
         logger.setLevel(max(numeric, logging.WARNING))
-    return handler
+    return handlers[0]
