@@ -38,6 +38,7 @@ COPY sandbox ./sandbox
 COPY policy ./policy
 COPY integrations ./integrations
 COPY emulators ./emulators
+COPY core ./core
 RUN /opt/steadfast/bin/pip install --no-deps . \
  && /opt/steadfast/bin/steadfast --help >/dev/null
 

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from bot.settings import Settings
 from bot.wiring import http_config, kubernetes_config, vault_config
+from core.scrubber import Scrubber
 from emulators.base import load_scenario
 from emulators.kubernetes import KubernetesEmulator
 from emulators.logs import LokiEmulator
@@ -28,7 +29,6 @@ from integrations.http import ApiConfig, HttpClient
 from integrations.kubernetes import KubernetesClient
 from integrations.logs import LogsConfig, LogStoreConfig, LogStores
 from integrations.retry import RetryPolicy
-from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
 from policy.document import Policy
 from policy.source import FixedPolicy

@@ -16,12 +16,12 @@ from pydantic import SecretStr
 
 from bot.errors import ConfigError
 from bot.settings import Settings
+from core.scrubber import Scrubber
 from integrations.http import ApiConfig, HttpClient, HttpConfig
 from integrations.kubernetes import KubernetesClient, KubernetesConfig
 from integrations.logs import LogsConfig, LogStoreConfig, LogStores
 from integrations.refresh import RefreshObserver
 from integrations.registry import Integrations
-from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient, VaultConfig
 from policy.judge import Judge
 

@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from core.scrubber import Scrubber
 from integrations.breaker import CircuitBreaker
 from integrations.errors import AccessDenied, IntegrationError
 from integrations.outcome import Degraded, Ok, Outcome
 from integrations.retry import RetryPolicy, call_with_retry
-from integrations.scrubber import Scrubber
 from policy.judge import Decision
 
 T = TypeVar("T")

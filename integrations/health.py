@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.scrubber import Scrubber
 from integrations.errors import IntegrationError
-from integrations.scrubber import Scrubber
 
 if TYPE_CHECKING:
     from integrations.registry import Integrations

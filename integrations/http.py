@@ -16,6 +16,7 @@ import httpx
 from pydantic import SecretStr
 
 from core.retry import RetryPolicy, parse_retry_after
+from core.scrubber import Scrubber
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AuthError,
@@ -28,7 +29,6 @@ from integrations.errors import (
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Degraded, Ok, Outcome
-from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
 from policy.judge import HttpRequest, Judge
 

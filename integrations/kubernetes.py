@@ -20,6 +20,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from core.retry import RetryPolicy, parse_retry_after
+from core.scrubber import Scrubber
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AccessDenied,
@@ -36,7 +37,6 @@ from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Outcome
 from integrations.refresh import RefreshObserver, notify
-from integrations.scrubber import Scrubber
 from policy.document import is_glob
 from policy.judge import Judge, KubernetesRead
 

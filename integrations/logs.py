@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from core.retry import RetryPolicy, parse_retry_after
+from core.scrubber import Scrubber
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AccessDenied,
@@ -34,7 +35,6 @@ from integrations.errors import (
 from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Degraded, Outcome
-from integrations.scrubber import Scrubber
 from policy.judge import Judge, LogsQuery
 
 MAX_LIMIT = 1000

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.scrubber import Scrubber
 from integrations.health import Health, check_all
 from integrations.http import HttpClient
 from integrations.kubernetes import KubernetesClient
 from integrations.logs import LogStores
-from integrations.scrubber import Scrubber
 from integrations.vault import VaultClient
 
 

@@ -17,6 +17,8 @@ import requests
 from pydantic import SecretStr
 
 from core.retry import RetryPolicy, parse_retry_after
+from core.scrubber import Scrubber
+from core.secret import Secret
 from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     AccessDenied,
@@ -33,8 +35,6 @@ from integrations.guard import Guard
 from integrations.health import Health, timed
 from integrations.outcome import Outcome
 from integrations.refresh import RefreshObserver, notify
-from integrations.scrubber import Scrubber
-from integrations.secret import Secret
 from policy.judge import Judge, VaultRead
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from bot.agent.toolbox import Clients, CommandSandbox, SandboxRunner, Toolbox
 from bot.metrics import Metrics
 from bot.notify import Notifier, NullNotifier
 from bot.settings import Settings
-from integrations.scrubber import Scrubber
+from core.scrubber import Scrubber
 from policy.source import PolicySource
 
 
@@ -128,6 +128,7 @@ def build_agent_for_worker(
     *,
     metrics: Metrics | None = None,
     environ: Mapping[str, str],
+    scrubber: Scrubber | None = None,
 ) -> AgentHandler:
     """What `steadfast worker --handler agent` runs: the policy from `settings.policy`
     (reloaded on change), the integrations the settings configure, the runner for commands."""
@@ -136,7 +137,7 @@ def build_agent_for_worker(
     loader: PolicySource = (
         policy_loader if policy_loader is not None else PolicyLoader(settings.policy)
     )
-    scrubber = Scrubber()
+    scrubber = scrubber or Scrubber()  # the process's, when its logging scrubs with it too
     refreshes = RefreshEvents()
     clients = clients_from_settings(
         settings, loader, scrubber, environ=environ, metrics=metrics, refreshes=refreshes

@@ -42,7 +42,7 @@ from bot.metrics import Metrics
 from bot.model import EventKind, JobStatus
 from bot.notify import Notifier, Progress
 from bot.waits import duration
-from integrations.scrubber import Scrubber
+from core.scrubber import Scrubber
 from policy.document import Policy
 from policy.source import PolicySource
 

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from bot.agent import tools as t
 from bot.agent.refreshes import RefreshEvents
+from core.scrubber import Scrubber
 from integrations.outcome import Degraded, Ok
-from integrations.scrubber import Scrubber
 from policy.document import Policy
 from policy.judge import CommandRun
 from sandbox.gate import Gate

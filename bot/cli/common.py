@@ -9,11 +9,13 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 
 from bot.errors import SteadfastError
 from bot.settings import Settings
+from core.logfilter import configure_logging
+from core.scrubber import Scrubber
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -48,3 +50,14 @@ def console() -> Console:
 
 
 Register = Callable[[typer.Typer], None]
+
+
+def process_scrubber(settings: Settings) -> Scrubber:
+    """The process's one scrubber, knowing every credential in the settings, with logging
+    set up to pass each record through it (third-party loggers held at WARNING)."""
+    scrubber = Scrubber()
+    for name, value in settings:
+        if isinstance(value, SecretStr):
+            scrubber.register(name, value.get_secret_value())
+    configure_logging(settings.log_level, scrubber.scrub)
+    return scrubber

@@ -11,9 +11,9 @@ from rich.table import Table
 from bot.cli.common import console, errors_to_exit, load_settings, print_json
 from bot.settings import Settings
 from bot.wiring import build_integrations
+from core.scrubber import Scrubber
 from integrations.health import Health, check_all
 from integrations.registry import Integrations
-from integrations.scrubber import Scrubber
 from policy.loader import PolicyLoader
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor

@@ -13,7 +13,7 @@ from types import FrameType
 import typer
 
 from bot.cli.common import errors_to_exit, fail, load_settings
-from integrations.scrubber import Scrubber
+from core.scrubber import Scrubber
 from policy.loader import PolicyLoader
 from sandbox.runner import (
     SANDBOX_CHOICES,

@@ -13,7 +13,7 @@ from types import FrameType
 
 import typer
 
-from bot.cli.common import errors_to_exit, fail, load_settings
+from bot.cli.common import errors_to_exit, fail, load_settings, process_scrubber
 from bot.metrics import Metrics
 from bot.ops.wiring import policy_check, start_health
 from bot.settings import Settings
@@ -40,10 +40,7 @@ def _mode(value: str) -> Mode:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    process_scrubber(settings)
 
 
 def _front_door(

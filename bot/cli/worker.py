@@ -11,7 +11,7 @@ from types import FrameType
 import typer
 
 from bot import waits
-from bot.cli.common import errors_to_exit, load_settings
+from bot.cli.common import errors_to_exit, load_settings, process_scrubber
 from bot.metrics import Metrics
 from bot.ops.wiring import policy_check, start_health
 from bot.slack.notifier import SlackNotifier
@@ -42,10 +42,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Claim and run jobs. SIGTERM/SIGINT: finish the current step, release, exit."""
         settings = load_settings(concurrency=concurrency, worker_name=name)
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+        scrubber = process_scrubber(settings)
         worker_name = settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
         metrics = Metrics()
         with errors_to_exit():
@@ -62,6 +59,7 @@ def register(app: typer.Typer) -> None:
                     notifier=SlackNotifier(policy_loader),
                     metrics=metrics,
                     environ=dict(os.environ),  # the entry point hands down the environment
+                    scrubber=scrubber,
                 )
                 w = Worker.from_settings(
                     settings,

@@ -40,7 +40,7 @@ _KEYWORD_SECRET = re.compile(r"(?i)\b(?P<key>password|passwd|pwd|token|secret)=(
 
 def describe_failure(exc: BaseException, scrub: Callable[[str], str] | None = None) -> str:
     """A short, credential-free reason for a failed check. `scrub` removes known secret
-    values (e.g. `integrations.scrubber.Scrubber.scrub`) before the patterns below run."""
+    values (e.g. `core.scrubber.Scrubber.scrub`) before the patterns below run."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if scrub is not None:
         text = scrub(text)

@@ -11,6 +11,7 @@ from bot.notify import Notifier
 from bot.settings import Settings
 from bot.store import Store
 from bot.worker.scripted import ScriptedHandler
+from core.scrubber import Scrubber
 from policy.source import PolicySource
 
 KNOWN = ("scripted", "agent")
@@ -25,6 +26,7 @@ def build_handler(
     metrics: Metrics | None = None,
     *,
     environ: Mapping[str, str],
+    scrubber: Scrubber | None = None,
 ) -> JobHandler:
     """The handler called `name`. Raises ConfigError for a name no handler answers to.
     `environ` is the process environment (for credentials named `env:VAR`)."""
@@ -34,6 +36,12 @@ def build_handler(
         from bot.agent.factory import build_agent_for_worker  # the SDKs load only when used
 
         return build_agent_for_worker(
-            settings, store, policy_loader, notifier, metrics=metrics, environ=environ
+            settings,
+            store,
+            policy_loader,
+            notifier,
+            metrics=metrics,
+            environ=environ,
+            scrubber=scrubber,
         )
     raise ConfigError(f"unknown handler {name!r}; choose one of: {', '.join(KNOWN)}")

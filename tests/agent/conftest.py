@@ -10,9 +10,9 @@ from bot.agent.loop import AgentConfig, AgentHandler
 from bot.agent.model import AnthropicModel
 from bot.agent.retry import RetryPolicy
 from bot.agent.toolbox import Clients, Toolbox
+from core.scrubber import Scrubber
 from emulators.anthropic import SCENARIO_DIR, AnthropicEmulator
 from emulators.base import load_scenario
-from integrations.scrubber import Scrubber
 from policy.document import Policy
 from policy.source import FixedPolicy
 from tests.agent.fakes import (

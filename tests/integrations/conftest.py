@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
+from core.scrubber import Scrubber
 from emulators.base import load_scenario
 from emulators.kubernetes import KubernetesEmulator
 from emulators.logs import ElasticsearchEmulator, LokiEmulator
@@ -18,7 +19,6 @@ from emulators.platform import PlatformEmulator
 from emulators.vault import VaultEmulator
 from integrations.breaker import CircuitBreaker
 from integrations.retry import RetryPolicy
-from integrations.scrubber import Scrubber
 from policy.document import Policy
 from policy.source import FixedPolicy
 from sandbox.gate import GateJudge

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import pytest
 
+from core.scrubber import Scrubber
+from core.secret import Secret
 from integrations.breaker import BreakerState, CircuitBreaker
 from integrations.errors import BadRequest, Unavailable
 from integrations.guard import Guard
 from integrations.outcome import Degraded, Ok
 from integrations.retry import RetryPolicy, call_with_retry
-from integrations.scrubber import Scrubber
-from integrations.secret import Secret
 
 
 def test_registered_values_and_their_base64_are_redacted():

@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from bot.wiring import vault_config
+from core.scrubber import Scrubber
+from core.secret import Secret
 from emulators.vault import VaultEmulator
 from integrations.outcome import Degraded, Ok
 from integrations.retry import RetryPolicy
-from integrations.scrubber import Scrubber
-from integrations.secret import Secret
 from integrations.vault import VaultClient
 from tests.integrations.conftest import CANARY, FAST_RETRY, fast_breaker, make_judge, settings_for
 

@@ -191,7 +191,7 @@ def test_describe_failure_masks_keyword_credentials() -> None:
 
 
 def test_known_secret_values_are_scrubbed_from_reasons(metrics: Metrics) -> None:
-    from integrations.scrubber import Scrubber
+    from core.scrubber import Scrubber
 
     scrubber = Scrubber()
     scrubber.register("vault token", "hvs.CAESIJ-not-a-real-token")

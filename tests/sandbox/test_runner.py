@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
+from core.scrubber import Scrubber
 from emulators.base import load_scenario
 from emulators.kubernetes import KubernetesEmulator
-from integrations.scrubber import Scrubber
 from policy.document import Policy
 from policy.loader import SHIPPED_POLICY, load_policy
 from sandbox.executor import DEFAULT_SEARCH_PATH, Executor
