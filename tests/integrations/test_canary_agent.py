@@ -12,6 +12,8 @@ import copy
 import io
 import json
 import logging
+import os
+import string
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,11 @@ import pytest
 import yaml
 
 from bot.agent.factory import build_agent_for_worker
-from bot.agent.toolbox import SandboxRunner
 from bot.demo.stack import TICKET_CHANNEL, Stack, demo_scenario
 from bot.handoff.render_slack import render_handoff
 from bot.settings import Settings
 from core.logfilter import THIRD_PARTY, configure_logging
 from core.scrubber import Scrubber
-from sandbox.executor import Executor
 from tests.agent.fakes import FakeContext, RecordingNotifier, make_job
 
 pytestmark = pytest.mark.slow
@@ -58,6 +58,7 @@ FILTERS = [
     " | tr -d -",
     " | tr -d ' '",
     " | tr a-z A-Z",
+    " | tr a-z b-za",  # a letter shift no scrubber can undo: only scrubbing at the source helps
     " | tr A-Z a-z",
     " | jq -R @base64",
     " | jq -Rr @base64",
@@ -76,7 +77,12 @@ FILTERS = [
 
 def _forms(secret: str) -> dict[str, str]:
     """What a reader could decode back: raw, rot13, base64 at each alignment (inner part)."""
-    found = {"raw": secret, "rot13": codecs.encode(secret, "rot13")}
+    shift = str.maketrans(string.ascii_lowercase, string.ascii_lowercase[1:] + "a")
+    found = {
+        "raw": secret,
+        "rot13": codecs.encode(secret, "rot13"),
+        "shift1": secret.translate(shift),
+    }
     for offset in range(3):
         encoded = base64.b64encode(b"\0" * offset + secret.encode()).decode()
         found[f"base64+{offset}"] = encoded[offset + 1 : -4]
@@ -125,26 +131,6 @@ def _scenario() -> dict[str, Any]:
     return data
 
 
-class KubeconfigSandbox(SandboxRunner):
-    """The gate and the executor with a kubeconfig for the Kubernetes emulator, supplied by
-    the executor (never by the model's argv), as the runner does."""
-
-    def __init__(self, kubeconfig: bytes) -> None:
-        super().__init__(sandbox=False)
-        self._kubeconfig = kubeconfig
-        self._executors: list[Executor] = []
-
-    def execute(self, policy: Any, decision: Any) -> Any:
-        executor = Executor(policy.limits, sandbox=False)
-        self._executors.append(executor)
-        env = {"KUBECONFIG": "{workdir}/kubeconfig"}
-        return executor.run(decision, env, files={"kubeconfig": self._kubeconfig})
-
-    def close(self) -> None:
-        for executor in self._executors:
-            executor.close()
-
-
 def _kubeconfig(server: str) -> bytes:
     config = {
         "apiVersion": "v1",
@@ -184,10 +170,15 @@ def test_unregistered_canaries_never_leave_in_any_form(
     for key, value in stack.settings_env(database_url="sqlite://", workdir=tmp_path).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("STEADFAST_LOG_LEVEL", "DEBUG")
+    # commands run in the local runner, which scrubs each producer's output before any filter
+    kubeconfig = tmp_path / "runner-kubeconfig"
+    kubeconfig.write_bytes(_kubeconfig(stack.kubernetes.url))
+    monkeypatch.setenv("STEADFAST_RUNNER_KUBECONFIG", str(kubeconfig))
     settings = Settings()
     notifier = RecordingNotifier()
-    agent = build_agent_for_worker(settings, None, notifier=notifier, scrubber=scrubber)
-    agent.toolbox.sandbox = KubeconfigSandbox(_kubeconfig(stack.kubernetes.url))
+    agent = build_agent_for_worker(
+        settings, None, notifier=notifier, scrubber=scrubber, environ=dict(os.environ)
+    )
     ctx = FakeContext(make_job("canary: auth-api fails, check its logs", channel=TICKET_CHANNEL))
     try:
         agent.run(ctx)
@@ -198,6 +189,10 @@ def test_unregistered_canaries_never_leave_in_any_form(
     assert len(results) == 1 + len(FILTERS), [e.kind for e in ctx.events]
     # the commands really ran against the emulator's pod logs, and the canaries were there
     for result in results:
+        if result is results[-1]:
+            # the runner scrubbed the key before grep read it: nothing "private" is left to find
+            assert result["content"] == "exit code: 1", result
+            continue
         assert not result.get("is_error"), result
         assert "[redacted:" in result["content"], result
     assert "db.acme-prod.svc" in results[1]["content"]
