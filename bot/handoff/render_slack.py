@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.handoff.model import Handoff
-from bot.handoff.render_text import SECTIONS, VERDICT_LABELS, score_line
+from bot.handoff.render_text import SECTIONS, VERDICT_LABELS, overridden_by, score_line
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -122,12 +122,12 @@ def handoff_blocks(handoff: Handoff) -> list[Block]:
         blocks.append(
             context(
                 f"The model said _{escape(handoff.model_verdict)}_; "
-                "the escalation score overrode it."
+                f"{escape(overridden_by(handoff))}."
             )
         )
     blocks += sections(escape(handoff.summary) or "_no summary_")
     for title, attr in SECTIONS:
-        blocks += sections(f"*{title}*\n{_bullets(getattr(handoff, attr))}")
+        blocks += sections(f"*{title}*\n{_bullets(handoff.lines(attr))}")
     score = score_line(handoff)
     if score:
         blocks.append(context(score))
