@@ -98,7 +98,7 @@ def build_bot(
         raise SlackConfigError(f"auth.test failed at {settings.slack_api_url}: {exc}") from exc
     intake = Intake(store, policy, bot_user_id=bot_user_id, on_outbox=dispatcher.wake)
     directory = OperatorDirectory(client, policy)
-    stopped = StoppedJobs(store, on_outbox=dispatcher.wake)
+    stopped = StoppedJobs(store, on_outbox=dispatcher.wake, policy=policy)
     bot = SlackBot(app, client, store, intake, directory, dispatcher, stopped)
     _register(bot)
     return bot

@@ -51,4 +51,12 @@ def status_record(store: Store, job: Job) -> dict[str, Any]:
         "degraded": degraded_dependencies(store, job.id),
         "verdict": job.verdict,
         "events": job.event_count,
+        "handoff": latest_handoff(store, job.id),
     }
+
+
+def latest_handoff(store: Store, job_id: str) -> dict[str, Any] | None:
+    """The job's last handoff as recorded: each confirmed fact with the calls (step, tool,
+    tool_use id) it was read from, the facts not verified and why."""
+    handoffs = store.events(job_id, kinds=[EventKind.HANDOFF])
+    return dict(handoffs[-1].data) if handoffs else None
