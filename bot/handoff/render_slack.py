@@ -165,13 +165,17 @@ def render_handoff(handoff: Handoff, *, feedback: bool = True) -> list[Message]:
 
 
 def render_escalation(
-    handoff: Handoff, *, usergroup: str | None, ticket_link: str, tenant: str | None
+    handoff: Handoff, *, usergroup: str | None, ticket_link: str | None, tenant: str | None
 ) -> list[Message]:
     """The opening of the on-call thread: who is paged, where the ticket is, the handoff.
-    `ticket_link` is a permalink, or a placeholder the sender fills in."""
+    `ticket_link` is a permalink, a placeholder the sender fills in, or None for a ticket
+    that did not come from Slack."""
     who = f"<!subteam^{usergroup}>" if usergroup else "On-call"
     intro = f"{who} Steadfast escalated a ticket" + (f" for *{escape(tenant)}*" if tenant else "")
-    intro += f": <{ticket_link}|open the ticket thread>"
+    if ticket_link:
+        intro += f": <{ticket_link}|open the ticket thread>"
+    else:
+        intro += f" (job `{handoff.job_id}`, submitted outside Slack)"
     return paginate(
         [section(intro), *handoff_blocks(handoff)],
         handoff_footer(handoff, feedback=False),

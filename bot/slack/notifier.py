@@ -18,7 +18,7 @@ from bot.handoff.render_slack import escape, render_escalation, render_handoff
 from bot.model import Job
 from bot.notify import Progress
 from bot.slack import messages
-from sandbox.policy import Policy
+from sandbox.policy import Policy, Route
 
 TICKET_LINK = "@@STEADFAST_TICKET_LINK@@"
 ESCALATION_LINK = "@@STEADFAST_ESCALATION_LINK@@"
@@ -85,6 +85,9 @@ class SlackNotifier:
         job = ctx.job
         where = thread_of(job)
         if where is None:
+            # not from Slack: no thread to answer, but an escalation still reaches on-call
+            if handoff.verdict == "escalated":
+                self._escalate(ctx, handoff, None, None)
             return
         channel, thread = where
         previous: str | None = None
@@ -111,37 +114,21 @@ class SlackNotifier:
         if row is not None:
             ctx.outbox("status", "chat.postMessage", row)  # a no-op when the bot wrote it
 
-    def _escalate(self, ctx: JobContext, handoff: Handoff, channel: str, thread: str) -> None:
+    def _escalate(
+        self, ctx: JobContext, handoff: Handoff, channel: str | None, thread: str | None
+    ) -> None:
         job = ctx.job
         tenant = handoff.tenant or job.ticket.tenant
         route = self._policy().escalation.route_for(tenant)
         if route is None:
-            note = messages.note(
-                ":warning: Escalated, but the policy names no on-call channel "
-                "(`escalation.routes`); please page on-call by hand."
-            )
-            ctx.outbox(
-                "escalation_note",
-                "chat.postMessage",
-                {"channel": channel, "thread_ts": thread, **note},
-            )
+            if channel is not None:
+                self._no_route(ctx, channel, thread)
             return
-        parts = render_escalation(
-            handoff, usergroup=route.usergroup, ticket_link=TICKET_LINK, tenant=tenant
-        )
+        if channel is None or thread is None:
+            self._post_escalation(ctx, handoff, route, tenant, None)
+            return
+        self._post_escalation(ctx, handoff, route, tenant, (channel, thread))
         first = f"{job.id}:escalation"
-        for i, message in enumerate(parts):
-            payload: dict[str, Any] = {"channel": route.channel, **message}
-            if i == 0:
-                payload["_permalink"] = {
-                    "channel": channel,
-                    "ts": thread,
-                    "placeholder": TICKET_LINK,
-                }
-                ctx.outbox("escalation", "chat.postMessage", payload)
-            else:
-                payload["_thread_of"] = first
-                ctx.outbox(f"escalation:{i + 1}", "chat.postMessage", payload)
         text = (
             f":rotating_light: Escalated to on-call in <#{escape(route.channel)}>: "
             f"<{ESCALATION_LINK}|on-call thread>"
@@ -157,3 +144,44 @@ class SlackNotifier:
                 "_permalink": {"of": first, "placeholder": ESCALATION_LINK},
             },
         )
+
+    def _no_route(self, ctx: JobContext, channel: str, thread: str | None) -> None:
+        note = messages.note(
+            ":warning: Escalated, but the policy names no on-call channel "
+            "(`escalation.routes`); please page on-call by hand."
+        )
+        ctx.outbox(
+            "escalation_note",
+            "chat.postMessage",
+            {"channel": channel, "thread_ts": thread, **note},
+        )
+
+    def _post_escalation(
+        self,
+        ctx: JobContext,
+        handoff: Handoff,
+        route: Route,
+        tenant: str | None,
+        where: tuple[str, str] | None,
+    ) -> None:
+        """The on-call thread: linked to the ticket's thread when there is one."""
+        parts = render_escalation(
+            handoff,
+            usergroup=route.usergroup,
+            ticket_link=TICKET_LINK if where is not None else None,
+            tenant=tenant,
+        )
+        first = f"{ctx.job.id}:escalation"
+        for i, message in enumerate(parts):
+            payload: dict[str, Any] = {"channel": route.channel, **message}
+            if i == 0:
+                if where is not None:
+                    payload["_permalink"] = {
+                        "channel": where[0],
+                        "ts": where[1],
+                        "placeholder": TICKET_LINK,
+                    }
+                ctx.outbox("escalation", "chat.postMessage", payload)
+            else:
+                payload["_thread_of"] = first
+                ctx.outbox(f"escalation:{i + 1}", "chat.postMessage", payload)
