@@ -110,6 +110,13 @@ def test_budget_of_steps_escalates_with_what_it_has(make_kit: Any) -> None:
     handoff = kit.notifier.handoffs[-1]
     assert "steps budget ran out (3 of 3 steps)" in handoff.summary
     assert ctx.of("escalation_score")[-1].data["budget"] == "steps"
+    # every successful read so far stays confirmed, linked to its step
+    assert [(c.step, c.tool) for f in handoff.confirmed for c in f.evidence] == [
+        (1, "k8s_list"),
+        (2, "k8s_list"),
+        (3, "k8s_list"),
+    ]
+    assert handoff.confirmed[0].fact.startswith('k8s_list {"namespace": "shop"')
 
 
 def test_budget_of_tokens_escalates(make_kit: Any) -> None:
