@@ -35,6 +35,7 @@ class DemoReport:
     handoff_posted: bool
     skipped_on_resume: dict[str, int] = field(default_factory=dict)
     slack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    handoff: dict[str, Any] | None = None  # HANDOFF_KEYS of the job's last handoff
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,7 +55,21 @@ class DemoReport:
             "steps": self.steps,
             "skipped_on_resume": self.skipped_on_resume,
             "slack": self.slack,
+            "handoff": self.handoff,
         }
+
+
+# What `--json` shows of the handoff: confirmed facts with the calls they were read from.
+HANDOFF_KEYS = (
+    "verdict",
+    "summary",
+    "confirmed",
+    "not_verified",
+    "could_not_reach",
+    "assumptions",
+    "recommended_actions",
+    "score",
+)
 
 
 def _message(m: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +109,8 @@ def build_report(
     oncall_thread: list[dict[str, Any]] = []
     for top in oncall:
         oncall_thread.extend(_message(m) for m in stack.slack.messages(oncall_channel, top["ts"]))
+    handoffs = [e for e in events if e.kind == EventKind.HANDOFF]
+    handoff = {k: handoffs[-1].data.get(k) for k in HANDOFF_KEYS} if handoffs else None
     return DemoReport(
         job_id=job_id,
         database_url=database_url,
@@ -113,6 +130,7 @@ def build_report(
         or kinds["handoff"] > 0,
         skipped_on_resume=skipped,
         slack={"ticket_thread": ticket_thread, "oncall_thread": oncall_thread},
+        handoff=handoff,
     )
 
 
