@@ -62,6 +62,8 @@ class DemoReport:
 # What `--json` shows of the handoff: confirmed facts with the calls they were read from.
 HANDOFF_KEYS = (
     "verdict",
+    "model_verdict",
+    "verdict_reason",
     "summary",
     "confirmed",
     "not_verified",
