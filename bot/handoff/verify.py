@@ -10,6 +10,7 @@ fact moves to *Not verified* with the reason. Pure: no store, no clock of its ow
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,17 @@ from bot.model import Event
 
 # Calls whose result is the agent's own bookkeeping, not something read from a source.
 NOT_SOURCES = frozenset({"note_assumption", "submit_handoff"})
+# Which family of dependency (the part of its name before ":") each tool reads.
+TOOL_FAMILY = {
+    "http_get": "http",
+    "k8s_list": "kubernetes",
+    "k8s_get": "kubernetes",
+    "k8s_logs": "kubernetes",
+    "k8s_rollout_status": "kubernetes",
+    "query_logs": "logs",
+    "check_tenant_credentials": "vault",
+    "run_command": "sandbox",
+}
 
 
 @dataclass
@@ -161,12 +173,32 @@ class Evidence:
                     good.append(self.calls[use_id].citation)
                 elif problem not in problems:
                     problems.append(problem)
+            about = self._failed_source_named(text, good)
+            if good and about is not None:
+                problems.append(
+                    f"about {about}, which could not be read; its citations are other sources"
+                )
+                good = []
             if good:
                 confirmed.append(Fact(fact=text, evidence=good))
             else:
                 why = "; ".join(problems) or "cited nothing"
                 unverified.append(UnverifiedFact(fact=text, why=why, evidence=list(cited)))
         return confirmed, unverified
+
+    def _failed_source_named(self, text: str, cited: list[Citation]) -> str | None:
+        """A dependency that failed for this job and that `text` names ("vault", "loki",
+        "platform"), when no cited call read that dependency: the fact is about a source the
+        job could not see, whatever else it cites."""
+        families = {TOOL_FAMILY.get(c.tool) for c in cited}
+        for dep in self.failed_dependencies():
+            family, _, name = dep.partition(":")
+            names = {family, name} - {"", "http", "logs", "model"}
+            if family in families or not names:
+                continue
+            if any(re.search(rf"\b{re.escape(n)}\b", text, re.IGNORECASE) for n in names):
+                return dep
+        return None
 
     def gathered(self, limit: int = 20, excerpt: int = 160) -> list[Fact]:
         """What the job read successfully, as facts the system itself states (for a run that
