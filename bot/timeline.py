@@ -83,3 +83,22 @@ def summary(event: Event) -> str:
 def line(event: Event) -> str:
     at = event.at.strftime("%H:%M:%S.%f")[:-3]
     return f"{event.seq:>5}  {at}  {event.kind:<18} {summary(event)}"
+
+
+def details(event: Event) -> list[str]:
+    """Lines under an event's line when it has more to show: a handoff's facts, each with the
+    steps it was read from, and the facts the system did not verify, with why."""
+    if event.kind != "handoff":
+        return []
+    lines = []
+    for fact in event.data.get("confirmed") or []:
+        fact = fact if isinstance(fact, dict) else {"fact": fact}
+        links = "; ".join(
+            f"step {c.get('step')}, {c.get('tool')}" for c in fact.get("evidence") or []
+        )
+        lines.append(f"confirmed: {fact.get('fact', '')}" + (f" · {links}" if links else ""))
+    for item in event.data.get("not_verified") or []:
+        lines.append(f"not verified: {item.get('fact', '')} ({item.get('why', '')})")
+    for item in event.data.get("could_not_reach") or []:
+        lines.append(f"could not reach: {item}")
+    return lines

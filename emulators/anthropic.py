@@ -23,6 +23,10 @@ Scenario (`anthropic:` section of a scenario YAML)::
               contains: "read-only"
               respond: {tool: submit_handoff, input: {...}}
 
+Tool inputs may cite the calls this emulator answered earlier: a string `{{step 4}}` becomes
+the id of the first tool_use it sent at step 4 of this job, `{{step 4.1}}` the second, and
+`{{step 4 of JOB}}` one from another job (a scripted model that cites foreign evidence).
+
 Step fault modes: 429, 529, 500, 400, 401, 413, timeout (sleep `delay_ms`, then no answer),
 malformed (the tool input is replaced by something that fits no schema).
 
@@ -224,11 +228,13 @@ class AnthropicEmulator(Emulator):
         if spec.get("tool"):
             uses.insert(0, {"name": spec["tool"], "input": spec.get("input") or {}})
         for i, use in enumerate(uses):
-            tool_input = {"unexpected": "garbage"} if malformed else (use.get("input") or {})
+            tool_input = (
+                {"unexpected": "garbage"} if malformed else cite(use.get("input") or {}, job)
+            )
             content.append(
                 {
                     "type": "tool_use",
-                    "id": "toolu_" + digest([job, step, i])[:20],
+                    "id": tool_use_id(job, step, i),
                     "name": use["name"],
                     "input": tool_input,
                 }
@@ -316,6 +322,27 @@ class AnthropicEmulator(Emulator):
         with self._state_lock:
             r = self.jobs.get(job, JobRecord())
             return {"requests": r.requests, "repeated": r.repeated}
+
+
+def tool_use_id(job: str, step: int, index: int = 0) -> str:
+    """The id of the `index`-th tool_use this emulator sends at `step` of `job`."""
+    return "toolu_" + digest([job, step, index])[:20]
+
+
+_CITE = re.compile(r"\{\{\s*step\s+(\d+)(?:\.(\d+))?(?:\s+of\s+(\S+?))?\s*\}\}")
+
+
+def cite(value: Any, job: str) -> Any:
+    """`value` with every `{{step N[.i] [of JOB]}}` replaced by that tool_use id."""
+    if isinstance(value, str):
+        return _CITE.sub(
+            lambda m: tool_use_id(m.group(3) or job, int(m.group(1)), int(m.group(2) or 0)), value
+        )
+    if isinstance(value, list):
+        return [cite(v, job) for v in value]
+    if isinstance(value, dict):
+        return {k: cite(v, job) for k, v in value.items()}
+    return value
 
 
 def validate(body: Any) -> str | None:

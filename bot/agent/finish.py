@@ -4,19 +4,15 @@ ledger rules, the layer rule and the escalation score."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.agent.history import History
-from bot.agent.ledger import (
-    failed_dependencies,
-    merge,
-    unreachable_from_events,
-    untried_layers,
-    unverified_confirmations,
-)
+from bot.agent.ledger import merge, untried_layers
 from bot.agent.score import PastTickets, ScoreInputs, escalation_score
 from bot.agent.tools import TOOLS, SubmitHandoff
-from bot.handoff.model import Handoff, Score
+from bot.handoff.model import Fact, Handoff, Score
+from bot.handoff.verify import Evidence
 from bot.model import Event, Job
 from policy.document import Policy
 
@@ -60,35 +56,53 @@ def build_handoff(
     job: Job,
     tenant: str | None,
     history: History,
+    events: list[Event],
     policy: Policy,
     past: PastTickets,
     submitted: SubmitHandoff,
+    gathered: bool = False,
 ) -> Handoff:
+    """The handoff the system stands behind: facts checked against the job's calls, "Could
+    not reach" from its ledger, and a verdict the evidence allows. `gathered`: also list, as
+    confirmed, what the job read successfully (a run that stopped before the model wrote its
+    own findings)."""
+    evidence = Evidence.from_events(events)
+    now = history.last_at or datetime.now(UTC)
+    confirmed, not_verified = evidence.check(
+        [(f.fact, f.evidence) for f in submitted.confirmed],
+        now=now,
+        drift_seconds=policy.budgets.drift_after_seconds,
+    )
+    if gathered:
+        confirmed += evidence.gathered()
     score = escalation_score(
         ScoreInputs(
             confidence=submitted.confidence,
             summary=submitted.summary,
             ticket=job.ticket.text,
             job_id=job.id,
+            unseen=evidence.unseen_share(),
         ),
         past,
         policy.escalation,
     )
     verdict = _VERDICTS[submitted.verdict]
+    reason = _refusal(verdict, evidence, confirmed)
+    if reason is None and score.total > score.threshold and verdict != "escalated":
+        reason = "the escalation score overrode it"
     model_verdict = None
-    if score.total > score.threshold and verdict != "escalated":
+    if reason is not None:
         model_verdict, verdict = verdict, "escalated"
-    confirmed, unverified = unverified_confirmations(
-        list(submitted.confirmed), failed_dependencies(history)
-    )
     return Handoff(
         job_id=job.id,
         verdict=verdict,
         model_verdict=model_verdict,
+        verdict_reason=reason,
         summary=submitted.summary,
         confirmed=confirmed,
-        could_not_reach=merge(unreachable_from_events(history), submitted.could_not_reach),
-        assumptions=merge(history.assumptions, submitted.assumptions) + unverified,
+        not_verified=not_verified,
+        could_not_reach=merge(evidence.could_not_reach(), submitted.could_not_reach),
+        assumptions=merge(history.assumptions, submitted.assumptions),
         recommended_actions=list(submitted.recommended_actions),
         confidence=submitted.confidence,
         score=score,
@@ -97,17 +111,29 @@ def build_handoff(
     )
 
 
+def _refusal(verdict: str, evidence: Evidence, confirmed: list[Fact]) -> str | None:
+    """Why the system does not accept the model's verdict, or None."""
+    if verdict == "escalated":
+        return None
+    if evidence.nothing_readable():
+        return "no source could be read"
+    if verdict == "resolved" and not confirmed:
+        return "resolved needs a verified fact and none was"
+    return None
+
+
 def stopped_handoff(
     *,
     job: Job,
     tenant: str | None,
     history: History,
+    events: list[Event],
     policy: Policy,
     past: PastTickets,
     why: str,
 ) -> Handoff:
     """When the run cannot finish (a budget ran out, the model is unavailable): escalate with
-    what the events hold."""
+    what the events hold, every successful read listed as confirmed with its step."""
     last_text = _last_model_text(history)
     summary = f"Stopped before finishing: {why}."
     if last_text:
@@ -121,10 +147,16 @@ def stopped_handoff(
         ],
         confidence=0.0,
     )
-    handoff = build_handoff(
-        job=job, tenant=tenant, history=history, policy=policy, past=past, submitted=submitted
+    return build_handoff(
+        job=job,
+        tenant=tenant,
+        history=history,
+        events=events,
+        policy=policy,
+        past=past,
+        submitted=submitted,
+        gathered=True,
     )
-    return handoff
 
 
 def score_event(score: Score | None) -> dict[str, Any]:

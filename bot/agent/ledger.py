@@ -1,52 +1,21 @@
-"""What the handoff may claim, checked against the events: "Could not reach" is built from
-`degraded` and `tool_blocked` events (the model cannot drop one), and the layer rule decides
-whether an escalation is premature."""
+"""The ledger lines a run carries ("Could not reach", from `degraded` and `tool_blocked`
+events: the model cannot drop one) and the layer rule that decides whether an escalation is
+premature."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from bot.agent.history import History
+from bot.handoff.verify import Evidence
 from policy.document import Policy
 
 
 def unreachable_from_events(history: History) -> list[str]:
-    """One line per failed dependency (its latest reason) and per blocked action."""
-    latest: dict[str, str] = {}
-    for event in history.degraded:
-        dep = str(event.data.get("dependency", "unknown"))
-        latest[dep] = str(event.data.get("reason", ""))
-    items = [f"{dep}: {reason}" if reason else dep for dep, reason in latest.items()]
-    for event in history.blocked:
-        what = event.data.get("command") or event.data.get("name", "action")
-        items.append(f"blocked by policy: {what} ({event.data.get('reason', 'not allowed')})")
-    return items
-
-
-def failed_dependencies(history: History) -> list[str]:
-    return list(dict.fromkeys(str(e.data.get("dependency", "unknown")) for e in history.degraded))
-
-
-def unverified_confirmations(
-    confirmed: list[str], failed: list[str]
-) -> tuple[list[str], list[str]]:
-    """(confirmed lines that stand, lines turned into assumptions). A line that opens with a
-    dependency that failed for this job ("vault credentials resolve" after Vault timed out)
-    claims what the events contradict, so it cannot be listed as confirmed."""
-    names = {name: dep for dep in failed for name in (dep, dep.split(":", 1)[-1]) if name}
-    kept: list[str] = []
-    demoted: list[str] = []
-    for line in confirmed:
-        dep = next(
-            (d for n, d in names.items() if re.match(rf"{re.escape(n)}\b", line.strip(), re.I)),
-            None,
-        )
-        if dep is None:
-            kept.append(line)
-        else:
-            demoted.append(f"Not verified ({dep} failed during this job): {line.strip()}")
-    return kept, demoted
+    """One line per failed dependency (its latest reason) and per blocked action: the same
+    ledger the handoff is built from (`bot.handoff.verify`)."""
+    events = sorted([*history.degraded, *history.blocked], key=lambda e: e.seq)
+    return Evidence.from_events(events).could_not_reach()
 
 
 def merge(ours: list[str], theirs: list[str]) -> list[str]:

@@ -46,7 +46,10 @@ def previous_handoff_text(ticket: Ticket, handoff: dict[str, Any]) -> str:
         items = handoff.get(key) or []
         if items:
             lines.append(f"{title}:")
-            lines.extend(f"- {item}" for item in items)
+            lines.extend(
+                f"- {item.get('fact', '')}" if isinstance(item, dict) else f"- {item}"
+                for item in items
+            )
     lines.append("Re-check anything you rely on: the systems may have changed since.")
     return "\n".join(lines)
 

@@ -23,6 +23,8 @@ Rules:
 - Record anything you take as true without checking with note_assumption.
 - If a dependency is unreachable, say so in could_not_reach; do not claim what you could not
   see. Prefer "inconclusive" or "escalate" over guessing.
+- Each confirmed fact cites the tool_use ids of the successful calls you read it from; the
+  system checks every citation and lists a fact without one as not verified.
 - Ask the human (ask_human) only for facts no tool can give you.
 - Do not repeat a call you already made unless state may have changed since."""
 

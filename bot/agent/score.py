@@ -76,10 +76,12 @@ def tfidf_similarities(query: str, corpus: list[str]) -> list[float]:
     return sims
 
 
-def uncertainty(confidence: float, summary: str) -> float:
+def uncertainty(confidence: float, summary: str, unseen: float = 0.0) -> float:
+    """The model's doubt (1 - confidence, hedging words) plus the share of sources the job
+    could not read: a confident model that saw nothing is still uncertain."""
     text = f" {summary.lower()} "
     hedges = sum(text.count(h) for h in HEDGES)
-    return min(1.0, max(0.0, 1.0 - confidence) + 0.1 * hedges)
+    return min(1.0, max(0.0, 1.0 - confidence) + 0.1 * hedges + max(0.0, unseen))
 
 
 def humans_changed(events: list[Event]) -> bool:
@@ -101,6 +103,7 @@ class ScoreInputs:
     summary: str
     ticket: str
     job_id: str
+    unseen: float = 0.0  # share of the job's source calls that failed or were refused
 
 
 def escalation_score(inputs: ScoreInputs, past: PastTickets, policy: Escalation) -> Score:
@@ -116,7 +119,7 @@ def escalation_score(inputs: ScoreInputs, past: PastTickets, policy: Escalation)
         benefit += sim * (1.0 if changed else 0.0)
         weight += sim
     parts = {
-        "uncertainty": uncertainty(inputs.confidence, inputs.summary),
+        "uncertainty": uncertainty(inputs.confidence, inputs.summary, inputs.unseen),
         "novelty": min(1.0, max(0.0, novelty)),
         "intervention_benefit": benefit / weight,
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class _Input(BaseModel):
@@ -65,14 +65,34 @@ class AskHuman(_Input):
     question: str = Field(description="one precise question for the person who filed the ticket")
 
 
+class ConfirmedFact(_Input):
+    fact: str = Field(description="one fact, in a sentence")
+    evidence: list[str] = Field(
+        default_factory=list,
+        description="the tool_use ids of the calls in this investigation you read it from",
+    )
+
+
 class SubmitHandoff(_Input):
     verdict: Literal["resolved", "inconclusive", "escalate"]
     summary: str
-    confirmed: list[str] = Field(default_factory=list, description="facts you verified")
+    confirmed: list[ConfirmedFact] = Field(
+        default_factory=list,
+        description="facts you read from successful tool calls, each citing those calls; "
+        "a fact without a valid citation is shown as not verified",
+    )
     could_not_reach: list[str] = Field(default_factory=list)
     assumptions: list[str] = Field(default_factory=list)
     recommended_actions: list[str] = Field(default_factory=list)
     confidence: float = Field(ge=0.0, le=1.0)
+
+    @field_validator("confirmed", mode="before")
+    @classmethod
+    def _bare_facts(cls, value: Any) -> Any:
+        """A bare string is a fact that cites nothing: accepted, then shown as not verified."""
+        if isinstance(value, list):
+            return [{"fact": v} if isinstance(v, str) else v for v in value]
+        return value
 
 
 TOOLS: dict[str, tuple[type[_Input], str]] = {
@@ -113,13 +133,31 @@ def tool_definitions() -> list[dict[str, Any]]:
     tools prefix (and the system prompt before it) is cached."""
     defs: list[dict[str, Any]] = []
     for name, (model, description) in TOOLS.items():
-        schema = model.model_json_schema()
-        schema.pop("title", None)
-        for prop in schema.get("properties", {}).values():
-            prop.pop("title", None)
+        schema = _inline(model.model_json_schema())
         defs.append({"name": name, "description": description, "input_schema": schema})
     defs[-1]["cache_control"] = {"type": "ephemeral"}
     return defs
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with nested models written in place (no `$defs`/`$ref`) and without
+    pydantic's `title`s: smaller, and read the same way by every client."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {
+                k: walk(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))
+            }
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    out: dict[str, Any] = walk(schema)
+    return out
 
 
 class ToolInputError(Exception):

@@ -19,18 +19,27 @@ def register(app: typer.Typer) -> None:
         workdir: Path = typer.Option(
             None, "--workdir", help="Where the demo's SQLite file goes (default: a temp dir)."
         ),
+        scenario: Path = typer.Option(
+            None,
+            "--scenario",
+            help="A scenario file over the demo world: ticket, faults, scripted model "
+            "(docs/scenarios.md).",
+        ),
         json_: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
     ) -> None:
         """Run a whole investigation offline: emulated Slack, Claude, Vault, Kubernetes, platform
         API and logs; a worker killed mid-run and resumed by another; the handoff as posted."""
         from bot.demo.report import show
         from bot.demo.run import DemoError, DemoOptions, run_demo
+        from bot.demo.scenario import ScenarioError
 
         out = console()
-        options = DemoOptions(crash_at_step=None if no_crash else crash_at_step, workdir=workdir)
+        options = DemoOptions(
+            crash_at_step=None if no_crash else crash_at_step, workdir=workdir, scenario=scenario
+        )
         try:
             report = run_demo(options, out)
-        except DemoError as exc:
+        except (DemoError, ScenarioError) as exc:
             fail(str(exc))
         show(report, out)
         if json_:

@@ -188,6 +188,8 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"job {job.id}  {status_text(job)}  attempts {job.attempts}")
         for event in events:
             typer.echo(timeline.line(event))
+            for detail in timeline.details(event):
+                typer.echo(f"{'':>5}  {'':<12}  {'':<18} {detail}")
 
     for action in OperatorAction:
         app.command(action.value)(_operator(action))

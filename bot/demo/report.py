@@ -39,6 +39,7 @@ class DemoReport:
     slack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # run_command calls the runner executed: command, is_error and what the model read
     commands: list[dict[str, Any]] = field(default_factory=list)
+    handoff: dict[str, Any] | None = None  # HANDOFF_KEYS of the job's last handoff
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,7 +61,23 @@ class DemoReport:
             "skipped_on_resume": self.skipped_on_resume,
             "slack": self.slack,
             "commands": self.commands,
+            "handoff": self.handoff,
         }
+
+
+# What `--json` shows of the handoff: confirmed facts with the calls they were read from.
+HANDOFF_KEYS = (
+    "verdict",
+    "model_verdict",
+    "verdict_reason",
+    "summary",
+    "confirmed",
+    "not_verified",
+    "could_not_reach",
+    "assumptions",
+    "recommended_actions",
+    "score",
+)
 
 
 def _message(m: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +129,8 @@ def build_report(
     oncall_thread: list[dict[str, Any]] = []
     for top in oncall:
         oncall_thread.extend(_message(m) for m in stack.slack.messages(oncall_channel, top["ts"]))
+    handoffs = [e for e in events if e.kind == EventKind.HANDOFF]
+    handoff = {k: handoffs[-1].data.get(k) for k in HANDOFF_KEYS} if handoffs else None
     return DemoReport(
         job_id=job_id,
         database_url=database_url,
@@ -133,6 +152,7 @@ def build_report(
         skipped_on_resume=skipped,
         slack={"ticket_thread": ticket_thread, "oncall_thread": oncall_thread},
         commands=commands,
+        handoff=handoff,
     )
 
 

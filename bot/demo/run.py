@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.demo.report import DemoReport, build_report
+from bot.demo.scenario import Scenario, load_user_scenario
 from bot.demo.stack import (
     ONCALL_CHANNEL,
     REPORTER,
@@ -31,6 +32,7 @@ from bot.errors import SteadfastError
 from bot.model import Event, Job, JobStatus
 from bot.store import Store, open_store
 from bot.timeline import summary
+from emulators.base import Emulator
 from policy.loader import PolicyLoader
 
 TICKET = (
@@ -53,6 +55,7 @@ class DemoOptions:
     # `notice_seconds`), so a slow run never looks frozen.
     notice_seconds: float = 5.0
     echo: bool = True
+    scenario: Path | None = None  # a user's scenario file over the demo world
 
 
 class _Progress:
@@ -115,7 +118,9 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
     database_url = f"sqlite:///{workdir / 'demo.db'}"
     say: Callable[[str], None] = console.print if options.echo else (lambda _m: None)
 
-    stack = Stack.start(demo_scenario())
+    world = demo_scenario()
+    scenario = load_user_scenario(options.scenario, world) if options.scenario else None
+    stack = Stack.start(scenario.world if scenario else world)
     env = stack.settings_env(database_url=database_url, workdir=workdir)
     settings = settings_for(env)
     store = open_store(settings)
@@ -126,10 +131,15 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
         bot = InProcessBot(settings, store, policy)
         say(f"[bold]Steadfast demo[/bold] — database {database_url}")
         say("emulators: " + ", ".join(f"{e.name} {e.url}" for e in stack.emulators()))
+        if scenario is not None:
+            say(f"scenario: {options.scenario}")
+            _break(stack, scenario, say)
         first = workers.start("demo-worker-1")
-        message = stack.mention(
-            TICKET_CHANNEL, REPORTER, TICKET.format(bot=stack.slack.bot_user_id)
-        )
+        mention = f"<@{stack.slack.bot_user_id}>"
+        text = TICKET.format(bot=stack.slack.bot_user_id)
+        if scenario is not None and scenario.ticket:
+            text = scenario.ticket if "<@" in scenario.ticket else f"{mention} {scenario.ticket}"
+        message = stack.mention(TICKET_CHANNEL, REPORTER, text)
         say(f"[cyan]slack[/cyan] <#{TICKET_CHANNEL}> {REPORTER}: {message['text']}")
         job = _wait_for_job(store, message["ts"], _Progress(options, say))
         say(f"[cyan]job[/cyan] {job.id} queued for tenant {job.ticket.tenant}")
@@ -151,6 +161,15 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
             bot.stop()
         stack.stop()
         store.close()
+
+
+def _break(stack: Stack, scenario: Scenario, say: Callable[[str], None]) -> None:
+    """The scenario's faults, set before the ticket arrives: every request of the run meets
+    them (the bot's own start-up, which checks its Slack token, does not)."""
+    for name, spec in scenario.faults.items():
+        emulator: Emulator = getattr(stack, name)
+        emulator.faults.set(spec.mode, **spec.model_dump(exclude={"mode"}))
+        say(f"[yellow]fault[/yellow] {name}: {spec.mode}")
 
 
 def _wait_for_job(store: Store, ts: str, progress: _Progress) -> Job:

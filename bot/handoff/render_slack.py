@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.handoff.model import Handoff
-from bot.handoff.render_text import SECTIONS, VERDICT_LABELS, score_line
+from bot.handoff.render_text import SECTIONS, VERDICT_LABELS, overridden_by, score_line
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -122,12 +122,12 @@ def handoff_blocks(handoff: Handoff) -> list[Block]:
         blocks.append(
             context(
                 f"The model said _{escape(handoff.model_verdict)}_; "
-                "the escalation score overrode it."
+                f"{escape(overridden_by(handoff))}."
             )
         )
     blocks += sections(escape(handoff.summary) or "_no summary_")
     for title, attr in SECTIONS:
-        blocks += sections(f"*{title}*\n{_bullets(getattr(handoff, attr))}")
+        blocks += sections(f"*{title}*\n{_bullets(handoff.lines(attr))}")
     score = score_line(handoff)
     if score:
         blocks.append(context(score))
@@ -165,13 +165,17 @@ def render_handoff(handoff: Handoff, *, feedback: bool = True) -> list[Message]:
 
 
 def render_escalation(
-    handoff: Handoff, *, usergroup: str | None, ticket_link: str, tenant: str | None
+    handoff: Handoff, *, usergroup: str | None, ticket_link: str | None, tenant: str | None
 ) -> list[Message]:
     """The opening of the on-call thread: who is paged, where the ticket is, the handoff.
-    `ticket_link` is a permalink, or a placeholder the sender fills in."""
+    `ticket_link` is a permalink, a placeholder the sender fills in, or None for a ticket
+    that did not come from Slack."""
     who = f"<!subteam^{usergroup}>" if usergroup else "On-call"
     intro = f"{who} Steadfast escalated a ticket" + (f" for *{escape(tenant)}*" if tenant else "")
-    intro += f": <{ticket_link}|open the ticket thread>"
+    if ticket_link:
+        intro += f": <{ticket_link}|open the ticket thread>"
+    else:
+        intro += f" (job `{handoff.job_id}`, submitted outside Slack)"
     return paginate(
         [section(intro), *handoff_blocks(handoff)],
         handoff_footer(handoff, feedback=False),

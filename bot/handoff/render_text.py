@@ -14,6 +14,7 @@ VERDICT_LABELS = {
 
 SECTIONS = (
     ("Confirmed", "confirmed"),
+    ("Not verified", "not_verified"),
     ("Could not reach", "could_not_reach"),
     ("Assumptions logged", "assumptions"),
     ("Recommended next actions", "recommended_actions"),
@@ -31,14 +32,19 @@ def score_line(handoff: Handoff) -> str | None:
     )
 
 
+def overridden_by(handoff: Handoff) -> str:
+    """Why the verdict is not the model's."""
+    return handoff.verdict_reason or "the escalation score overrode it"
+
+
 def render_text(handoff: Handoff, *, width: int = 100) -> str:
     verdict = VERDICT_LABELS.get(handoff.verdict, handoff.verdict)
     lines = [f"== {verdict} — job {handoff.job_id} =="]
     if handoff.model_verdict and handoff.model_verdict != handoff.verdict:
-        lines.append(f"(the model said {handoff.model_verdict}; the escalation score overrode it)")
+        lines.append(f"(the model said {handoff.model_verdict}; {overridden_by(handoff)})")
     lines += ["", *(textwrap.wrap(handoff.summary, width) or [""])]
     for title, attr in SECTIONS:
-        items: list[str] = getattr(handoff, attr)
+        items = handoff.lines(attr)
         lines += ["", f"{title}:"]
         if not items:
             lines.append("  (none)")

@@ -104,7 +104,7 @@ def build_bot(
         may_answer=lambda user: directory.allowed(user, "answer"),
         on_outbox=dispatcher.wake,
     )
-    stopped = StoppedJobs(store, on_outbox=dispatcher.wake)
+    stopped = StoppedJobs(store, on_outbox=dispatcher.wake, policy=policy)
     bot = SlackBot(app, client, store, intake, directory, dispatcher, stopped)
     if http and settings.slack_signing_secret is not None:
         bot.signing_secret = settings.slack_signing_secret.get_secret_value()

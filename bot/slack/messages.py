@@ -109,3 +109,41 @@ def stopped_status_message(job_id: str, headline: str, *, finished: bool) -> Mes
             operator_buttons(job_id, finished=finished),
         ],
     }
+
+
+def failed_oncall_message(
+    job_id: str,
+    *,
+    error: str,
+    gathered: list[str],
+    could_not_reach: list[str],
+    usergroup: str | None,
+    tenant: str | None,
+    ticket_link: str | None,
+) -> Message:
+    """The on-call page for a job that failed without a handoff: why, what it had read, what
+    it could not reach, and the operator actions (Retry button, CLI commands)."""
+    who = f"<!subteam^{usergroup}>" if usergroup else "On-call"
+    intro = f"{who} :x: Steadfast job `{job_id}` failed" + (
+        f" for *{escape(tenant)}*" if tenant else ""
+    )
+    intro += f": {escape(error)}"
+    if ticket_link:
+        intro += f" (<{ticket_link}|open the ticket thread>)"
+
+    def bullets(items: list[str]) -> str:
+        return "\n".join(f"• {escape(i)}" for i in items[:20]) if items else "_none_"
+
+    return {
+        "text": f"Steadfast job {job_id} failed: {escape(error)}"[:3000],
+        "blocks": [
+            section(intro[:3000]),
+            section(f"*Read before it failed*\n{bullets(gathered)}"[:3000]),
+            section(f"*Could not reach*\n{bullets(could_not_reach)}"[:3000]),
+            context(
+                f"Retry with the button or `steadfast retry {job_id}`; inspect with "
+                f"`steadfast show {job_id}` and `steadfast replay {job_id}`."
+            ),
+            operator_buttons(job_id, finished=True),
+        ],
+    }

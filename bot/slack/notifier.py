@@ -17,6 +17,7 @@ from bot.handoff.render_slack import escape, render_escalation, render_handoff
 from bot.model import Job, outbox_key
 from bot.notify import Progress
 from bot.slack import messages
+from policy.document import Route
 from policy.source import PolicySource
 
 TICKET_LINK = "@@STEADFAST_TICKET_LINK@@"
@@ -93,6 +94,9 @@ class SlackNotifier:
         job = ctx.job
         where = thread_of(job)
         if where is None:
+            # not from Slack: no thread to answer, but an escalation still reaches on-call
+            if handoff.verdict == "escalated":
+                self._escalate(ctx, handoff, None, None)
             return
         channel, thread = where
         run = run_tag(ctx)
@@ -121,38 +125,25 @@ class SlackNotifier:
             ctx.outbox("status", "chat.postMessage", row)  # a no-op when the bot wrote it
 
     def _escalate(
-        self, ctx: JobContext, handoff: Handoff, channel: str, thread: str, run: str = ""
+        self,
+        ctx: JobContext,
+        handoff: Handoff,
+        channel: str | None,
+        thread: str | None,
+        run: str = "",
     ) -> None:
         job = ctx.job
         tenant = handoff.tenant or job.ticket.tenant
         route = self._policy.current().escalation.route_for(tenant)
         if route is None:
-            note = messages.note(
-                ":warning: Escalated, but the policy names no on-call channel "
-                "(`escalation.routes`); please page on-call by hand."
-            )
-            ctx.outbox(
-                "escalation_note" + run,
-                "chat.postMessage",
-                {"channel": channel, "thread_ts": thread, **note},
-            )
+            if channel is not None:
+                self._no_route(ctx, channel, thread, run)
             return
-        parts = render_escalation(
-            handoff, usergroup=route.usergroup, ticket_link=TICKET_LINK, tenant=tenant
-        )
+        if channel is None or thread is None:
+            self._post_escalation(ctx, handoff, route, tenant, None, run)
+            return
+        self._post_escalation(ctx, handoff, route, tenant, (channel, thread), run)
         first = outbox_key(job.id, "escalation" + run)
-        for i, message in enumerate(parts):
-            payload: dict[str, Any] = {"channel": route.channel, **message}
-            if i == 0:
-                payload["_permalink"] = {
-                    "channel": channel,
-                    "ts": thread,
-                    "placeholder": TICKET_LINK,
-                }
-                ctx.outbox("escalation" + run, "chat.postMessage", payload)
-            else:
-                payload["_thread_of"] = first
-                ctx.outbox(f"escalation:{i + 1}{run}", "chat.postMessage", payload)
         text = (
             f":rotating_light: Escalated to on-call in <#{escape(route.channel)}>: "
             f"<{ESCALATION_LINK}|on-call thread>"
@@ -168,3 +159,47 @@ class SlackNotifier:
                 "_permalink": {"of": first, "placeholder": ESCALATION_LINK},
             },
         )
+
+    def _no_route(
+        self, ctx: JobContext, channel: str, thread: str | None, run: str = ""
+    ) -> None:
+        note = messages.note(
+            ":warning: Escalated, but the policy names no on-call channel "
+            "(`escalation.routes`); please page on-call by hand."
+        )
+        ctx.outbox(
+            "escalation_note" + run,
+            "chat.postMessage",
+            {"channel": channel, "thread_ts": thread, **note},
+        )
+
+    def _post_escalation(
+        self,
+        ctx: JobContext,
+        handoff: Handoff,
+        route: Route,
+        tenant: str | None,
+        where: tuple[str, str] | None,
+        run: str = "",
+    ) -> None:
+        """The on-call thread: linked to the ticket's thread when there is one."""
+        parts = render_escalation(
+            handoff,
+            usergroup=route.usergroup,
+            ticket_link=TICKET_LINK if where is not None else None,
+            tenant=tenant,
+        )
+        first = outbox_key(ctx.job.id, "escalation" + run)
+        for i, message in enumerate(parts):
+            payload: dict[str, Any] = {"channel": route.channel, **message}
+            if i == 0:
+                if where is not None:
+                    payload["_permalink"] = {
+                        "channel": where[0],
+                        "ts": where[1],
+                        "placeholder": TICKET_LINK,
+                    }
+                ctx.outbox("escalation" + run, "chat.postMessage", payload)
+            else:
+                payload["_thread_of"] = first
+                ctx.outbox(f"escalation:{i + 1}{run}", "chat.postMessage", payload)

@@ -15,12 +15,15 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.handoff.render_slack import context, escape
+from bot.handoff.verify import Evidence
 from bot.model import EventKind, Job, JobStatus, outbox_key
 from bot.slack import messages
-from bot.slack.notifier import status_key, thread_of
+from bot.slack.notifier import TICKET_LINK, status_key, thread_of
 from bot.store.store import Store, utcnow
+from policy.source import PolicySource
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +34,22 @@ LOOKBACK = timedelta(minutes=10)
 FIRST_LOOKBACK = timedelta(hours=24)  # after a restart, catch up on what happened meanwhile
 
 
+def oncall_failed_key(job_id: str, finished_at: datetime) -> str:
+    """The outbox key of the on-call page for one failure of a job."""
+    return f"{job_id}:oncall:failed:{finished_at.isoformat()}"
+
+
 class StoppedJobs:
     def __init__(
-        self, store: Store, *, on_outbox: Callable[[], None], interval: float = 2.0
+        self,
+        store: Store,
+        *,
+        on_outbox: Callable[[], None],
+        interval: float = 2.0,
+        policy: PolicySource | None = None,
     ) -> None:
         self.store = store
+        self.policy = policy  # where failures page on-call; None: nowhere (the thread only)
         self.interval = interval
         self._on_outbox = on_outbox
         self._since: datetime | None = None
@@ -86,9 +100,10 @@ class StoppedJobs:
         return written
 
     def _notice(self, job: Job, key: str) -> int:
+        written = self._page_oncall(job) if job.status == JobStatus.FAILED else 0
         where = thread_of(job)
         if where is None or self.store.outbox_get(status_key(job.id)) is None:
-            return 0  # no thread, or no status message to edit
+            return written  # no thread, or no status message to edit
         channel, thread = where
         headline, note = self._describe(job)
         finished = job.status != JobStatus.PAUSED
@@ -98,7 +113,7 @@ class StoppedJobs:
             "_update_of": status_key(job.id),
             "_coalesce": status_key(job.id),
         }
-        written = int(
+        written += int(
             self.store.outbox_put(
                 key,
                 "chat.update",
@@ -144,6 +159,44 @@ class StoppedJobs:
                 update,
                 job_id=job.id,
                 purpose="resumed",
+            )
+        )
+
+    def _page_oncall(self, job: Job) -> int:
+        """A failed job produced no handoff, so no escalation: tell on-call here, with what
+        the job read and what an operator can do. One row per failure (keyed on its finish
+        time), however often this or a restarted bot scans it."""
+        if self.policy is None or job.finished_at is None:
+            return 0
+        route = self.policy.current().escalation.route_for(job.ticket.tenant)
+        if route is None:
+            return 0
+        evidence = Evidence.from_events(self.store.events(job.id))
+        error = job.last_error.message if job.last_error else "no error recorded"
+        where = thread_of(job)
+        message = messages.failed_oncall_message(
+            job.id,
+            error=error,
+            gathered=[fact.line() for fact in evidence.gathered()],
+            could_not_reach=evidence.could_not_reach(),
+            usergroup=route.usergroup,
+            tenant=job.ticket.tenant,
+            ticket_link=TICKET_LINK if where is not None else None,
+        )
+        payload: dict[str, Any] = {"channel": route.channel, **message}
+        if where is not None:
+            payload["_permalink"] = {
+                "channel": where[0],
+                "ts": where[1],
+                "placeholder": TICKET_LINK,
+            }
+        return int(
+            self.store.outbox_put(
+                oncall_failed_key(job.id, job.finished_at),
+                "chat.postMessage",
+                payload,
+                job_id=job.id,
+                purpose="oncall_failed",
             )
         )
 

@@ -108,4 +108,12 @@ def status_record(store: Store, job: Job) -> dict[str, Any]:
         "lease_expired": late is not None,
         "lease_expired_seconds": None if late is None else round(late, 1),
         "versions": versions_seen(events),
+        "handoff": latest_handoff(store, job.id),
     }
+
+
+def latest_handoff(store: Store, job_id: str) -> dict[str, Any] | None:
+    """The job's last handoff as recorded: each confirmed fact with the calls (step, tool,
+    tool_use id) it was read from, the facts not verified and why."""
+    handoffs = store.events(job_id, kinds=[EventKind.HANDOFF])
+    return dict(handoffs[-1].data) if handoffs else None

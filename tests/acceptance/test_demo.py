@@ -14,6 +14,7 @@ import pytest
 # The demo has no wall-clock deadline of its own (it fails after a long stall without progress);
 # these ceilings only catch a hang.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run_demo(tmp_path: Path, *args: str) -> dict[str, object]:
@@ -59,6 +60,14 @@ def test_demo_survives_a_sigkill_and_escalates_with_evidence(tmp_path: Path) -> 
     )
     # the planted canary secret never reaches Slack
     assert "canary-" not in json.dumps(report)
+    # every confirmed fact is linked to the step it was read at, and Slack shows the link
+    handoff = report["handoff"]
+    assert isinstance(handoff, dict) and handoff["not_verified"] == []
+    assert len(handoff["confirmed"]) == 5
+    for fact in handoff["confirmed"]:
+        assert fact["evidence"] and all(c["step"] >= 1 and c["tool"] for c in fact["evidence"])
+    assert "· step 7, k8s_logs; step 8, query_logs" in json.dumps(slack, ensure_ascii=False)
+    assert any(line.startswith("vault:") for line in handoff["could_not_reach"])
 
 
 def test_demo_without_crash_reaches_the_same_verdict(tmp_path: Path) -> None:
@@ -67,3 +76,27 @@ def test_demo_without_crash_reaches_the_same_verdict(tmp_path: Path) -> None:
     assert report["resumed"] is (report["interrupted"] > 0)
     assert report["verdict"] == "escalated"
     assert report["model_requests_repeated"] <= report["interrupted"]
+
+
+def test_a_scenario_where_everything_fails_and_the_model_lies_escalates(tmp_path: Path) -> None:
+    """The README's scenario: every dependency down, a model that says "resolved: All fine"
+    with "logs show no errors" under Confirmed. The system confirms nothing, lists every
+    failure and pages on-call."""
+    scenario = REPO / "docs" / "scenarios" / "everything-down.yaml"
+    report = _run_demo(tmp_path, "--no-crash", "--scenario", str(scenario))
+    assert report["status"] == "escalated"
+    handoff = report["handoff"]
+    assert isinstance(handoff, dict)
+    assert (handoff["verdict"], handoff["model_verdict"]) == ("escalated", "resolved")
+    assert handoff["verdict_reason"] == "no source could be read"
+    assert handoff["confirmed"] == []
+    assert {u["fact"]: u["why"] for u in handoff["not_verified"]} == {
+        "logs show no errors": "cited a failed call to logs:loki",
+        "all pods are ready": "cited a call not in this job",
+        "the instance is healthy": "cited nothing",
+    }
+    ledger = {line.split(": ")[0] for line in handoff["could_not_reach"]}
+    assert ledger == {"http:platform", "kubernetes", "logs:loki", "vault"}
+    assert handoff["score"]["uncertainty"] == 1.0
+    slack = report["slack"]
+    assert isinstance(slack, dict) and slack["oncall_thread"]

@@ -91,11 +91,14 @@ def test_could_not_reach_comes_from_events_whatever_the_model_says(make_kit: Any
     handoff = kit.notifier.handoffs[-1]
     assert handoff.could_not_reach[0].startswith("vault: connection refused")
     assert any("kubectl delete" in line for line in handoff.could_not_reach)
-    # the model's "vault credentials resolve" contradicts the events: not confirmed
+    # the model's "vault credentials resolve" cites the call that failed: not confirmed
     assert handoff.confirmed == []
-    assert handoff.assumptions == [
-        "Not verified (vault failed during this job): vault credentials resolve"
-    ]
+    [unverified] = handoff.not_verified
+    assert unverified.fact == "vault credentials resolve"
+    assert unverified.why == "cited a failed call to vault"
+    # every source it tried failed: its "resolved" is refused
+    assert (handoff.verdict, handoff.model_verdict) == ("escalated", "resolved")
+    assert handoff.verdict_reason == "no source could be read"
 
 
 def test_budget_of_steps_escalates_with_what_it_has(make_kit: Any) -> None:
@@ -107,6 +110,13 @@ def test_budget_of_steps_escalates_with_what_it_has(make_kit: Any) -> None:
     handoff = kit.notifier.handoffs[-1]
     assert "steps budget ran out (3 of 3 steps)" in handoff.summary
     assert ctx.of("escalation_score")[-1].data["budget"] == "steps"
+    # every successful read so far stays confirmed, linked to its step
+    assert [(c.step, c.tool) for f in handoff.confirmed for c in f.evidence] == [
+        (1, "k8s_list"),
+        (2, "k8s_list"),
+        (3, "k8s_list"),
+    ]
+    assert handoff.confirmed[0].fact.startswith('k8s_list {"namespace": "shop"')
 
 
 def test_budget_of_tokens_escalates(make_kit: Any) -> None:

@@ -51,7 +51,7 @@ def test_humans_changing_similar_outcomes_raises_intervention_benefit(store: Sto
     assert busy.intervention_benefit > quiet.intervention_benefit + 0.3
 
 
-def test_score_above_threshold_overrides_a_resolved_verdict() -> None:
+def test_score_above_threshold_overrides_the_model_verdict() -> None:
     from bot.agent.finish import NoHistory, build_handoff
     from bot.agent.history import History
     from bot.agent.tools import SubmitHandoff
@@ -63,9 +63,19 @@ def test_score_above_threshold_overrides_a_resolved_verdict() -> None:
         job=make_job("never seen before"),
         tenant=None,
         history=History(),
+        events=[],
         policy=policy,
         past=NoHistory(),
-        submitted=SubmitHandoff(verdict="resolved", summary="Maybe fixed.", confidence=0.5),
+        submitted=SubmitHandoff(verdict="inconclusive", summary="Maybe fixed.", confidence=0.5),
     )
-    assert handoff.verdict == "escalated" and handoff.model_verdict == "resolved"
+    assert handoff.verdict == "escalated" and handoff.model_verdict == "inconclusive"
+    assert handoff.verdict_reason == "the escalation score overrode it"
     assert handoff.score is not None and handoff.score.total > 0.3
+
+
+def test_sources_the_job_could_not_read_raise_uncertainty() -> None:
+    from bot.agent.score import uncertainty
+
+    assert uncertainty(0.95, "ok") == pytest.approx(0.05)
+    assert uncertainty(0.95, "ok", unseen=0.5) == pytest.approx(0.55)
+    assert uncertainty(0.95, "ok", unseen=1.0) == 1.0

@@ -39,6 +39,12 @@ def comparable(handoff: dict[str, Any]) -> dict[str, Any]:
     # saw "cannot connect" or "circuit open" depends on which job hit the host first. What
     # must match is which sources were unreachable, not the wording of why.
     same["could_not_reach"] = [line.split()[0].rstrip(":") for line in same["could_not_reach"]]
+    # tool_use ids derive from the job id: compare which steps were cited, not the ids
+    same["confirmed"] = [
+        {**f, "evidence": [(c["step"], c["tool"]) for c in f["evidence"]]}
+        for f in same["confirmed"]
+    ]
+    same["not_verified"] = [{**u, "evidence": len(u["evidence"])} for u in same["not_verified"]]
     return same
 
 
@@ -54,7 +60,9 @@ def test_killed_at_every_step_boundary_each_job_resumes_without_rework(
     first = procs.worker("w1", "-c", str(STEPS + 2))
 
     def ready() -> bool:
-        done = store.get(baseline.id).status == JobStatus.SUCCEEDED
+        # the verdict depends on which sources this world lets the job read; what must hold
+        # is that every interrupted job ends as the uninterrupted one did
+        done = store.get(baseline.id).status.terminal
         return done and all(h.arrived.is_set() for _, h in held.values())
 
     wait_until(
@@ -71,7 +79,7 @@ def test_killed_at_every_step_boundary_each_job_resumes_without_rework(
     expected = comparable(store.events(baseline.id, kinds=["handoff"])[-1].data)
     for job_id, (k, _) in held.items():
         job = store.get(job_id)
-        assert job.status == JobStatus.SUCCEEDED, (k, job, procs.log("w2"))
+        assert job.status == store.get(baseline.id).status, (k, job, procs.log("w2"))
         state = emulator.state()["jobs"][job_id]
         events = store.events(job_id)
         kinds = [e.kind for e in events]
@@ -118,10 +126,11 @@ def test_ask_human_and_approval_round_trips_through_the_cli(store: Store, procs:
     assert ok.exit_code == 0, ok.output
 
     wait_until(
-        lambda: status(asked.id) == status(gated.id) == JobStatus.SUCCEEDED,
+        lambda: status(asked.id).terminal and status(gated.id).terminal,
         HANG,
         "both jobs resumed and finished\n" + procs.log("w1"),
     )
+    assert status(asked.id) == JobStatus.SUCCEEDED  # the human's answer is its evidence
     again = cli.invoke(app, ["answer", asked.id, "twice", "--by", "U2"], env=procs.env)
     assert again.exit_code == 1 and "not waiting for a human" in again.output
     answer = store.events(asked.id, kinds=["tool_result"])[-1].data["content"]

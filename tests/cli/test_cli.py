@@ -12,6 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import build_app
+from bot.handoff.model import Citation, Fact, Handoff, UnverifiedFact
+from bot.model import JobStatus
+from bot.store import Store
 from tests.conftest import STATUS_RECORD_KEYS
 
 pytestmark = pytest.mark.db
@@ -202,3 +205,35 @@ def test_the_cli_handler_turns_an_integration_error_into_exit_1() -> None:
     with pytest.raises(typer.Exit) as info, errors_to_exit():
         raise NotConfigured("Vault is not configured: set VAULT_ADDR")
     assert info.value.exit_code == 1
+def test_show_and_replay_link_each_confirmed_fact_to_its_step(cli: Cli, store: Store) -> None:
+    job = cli.json("submit", "checkout is slow")["id"]
+    claimed = store.claim("w", lease_ttl=30)
+    assert claimed is not None
+    _, lease = claimed
+    handoff = Handoff(
+        job_id=job,
+        verdict="escalated",
+        summary="auth-api crash-loops",
+        confirmed=[
+            Fact(
+                fact="auth-api is in CrashLoopBackOff",
+                evidence=[Citation(tool_use_id="toolu_4", step=4, tool="k8s_list")],
+            )
+        ],
+        not_verified=[UnverifiedFact(fact="logs show no errors", why="cited nothing")],
+        could_not_reach=["logs:loki: HTTP 503"],
+    )
+    store.append(lease, "handoff", handoff.model_dump())
+    store.finish(lease, JobStatus.ESCALATED, verdict="escalated")
+    record = cli.json("show", job)["handoff"]
+    assert record["confirmed"] == [
+        {
+            "fact": "auth-api is in CrashLoopBackOff",
+            "evidence": [{"tool_use_id": "toolu_4", "step": 4, "tool": "k8s_list"}],
+        }
+    ]
+    assert record["not_verified"][0]["why"] == "cited nothing"
+    timeline = cli("replay", job).stdout
+    assert "confirmed: auth-api is in CrashLoopBackOff · step 4, k8s_list" in timeline
+    assert "not verified: logs show no errors (cited nothing)" in timeline
+    assert "could not reach: logs:loki: HTTP 503" in timeline

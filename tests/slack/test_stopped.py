@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from bot.model import JobStatus, OperatorAction
-from bot.slack.app import SlackBot
+from bot.settings import Settings
+from bot.slack.app import SlackBot, build_bot
 from bot.slack.serve import HttpBot
 from bot.slack.stopped import StoppedJobs
 from bot.store.store import Store
 from emulators.slack import SlackEmulator
 from emulators.slack_signing import send_event
-from tests.slack.conftest import ASKER, PAY, SECRET, TEAM, thread_messages, until
+from policy.document import Policy
+from tests.slack.conftest import ASKER, ONCALL, PAY, SECRET, TEAM, thread_messages, until
 
 
 def _queued_job(slack: SlackEmulator, store: Store, http_bot: HttpBot) -> tuple[str, str]:
@@ -71,3 +73,40 @@ def test_pause_updates_the_status_without_a_thread_note(
     until(lambda: _texts(slack, ts)[0].startswith(":double_vertical_bar: Paused by alice"))
     bot.dispatcher.run_once()
     assert len(_texts(slack, ts)) == 1
+
+
+def test_a_failed_job_pages_on_call_once_even_across_a_bot_restart(
+    slack: SlackEmulator,
+    store: Store,
+    bot: SlackBot,
+    http_bot: HttpBot,
+    settings: Settings,
+    policy: Policy,
+) -> None:
+    bot.stopped.interval = 0.05
+    job_id, ts = _queued_job(slack, store, http_bot)
+    _, lease = store.claim("w1", lease_ttl=30) or (None, None)
+    assert lease is not None and lease.job_id == job_id
+    tool_use = {"type": "tool_use", "id": "toolu_a", "name": "k8s_list", "input": {}}
+    store.append(lease, "model_response", {"step": 1, "content": [tool_use]})
+    store.append(lease, "tool_result", {"tool_use_id": "toolu_a", "content": "checkout 0/3 ready"})
+    store.append(lease, "degraded", {"dependency": "vault", "reason": "timed out"})
+    store.finish(
+        lease, JobStatus.FAILED, error={"kind": "handler_crashed", "message": "KeyError: 'x'"}
+    )
+    until(lambda: len(slack.messages(ONCALL)) == 1 and len(_texts(slack, ts)) == 2)
+    [page] = slack.messages(ONCALL)
+    assert page["text"].startswith(f"Steadfast job {job_id} failed: KeyError")
+    body = " ".join(b["text"]["text"] for b in page["blocks"] if b["type"] == "section")
+    assert "<!subteam^S0ONCALL>" in body and "open the ticket thread" in body
+    assert "k8s_list" in body and "step 1, k8s_list" in body and "vault: timed out" in body
+    assert "@@STEADFAST" not in body  # the ticket permalink was filled in
+    # the bot dies and a new one scans the same store from scratch: nothing is sent twice
+    bot.stop()
+    again = build_bot(settings, store, lambda: policy, http=True, update_interval=0.05)
+    try:
+        assert again.stopped.run_once() == 0
+        again.dispatcher.run_once()
+    finally:
+        again.stop()
+    assert len(slack.messages(ONCALL)) == 1 and slack.duplicates() == {}
