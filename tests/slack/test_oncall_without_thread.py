@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.handoff.model import Citation, Fact, Handoff
 from bot.slack.notifier import SlackNotifier
+from policy.source import FixedPolicy
 from tests.agent.fakes import FakeContext, make_job
 from tests.slack.conftest import ONCALL, make_policy
 
@@ -34,7 +35,7 @@ def test_a_budget_escalation_of_a_cli_job_opens_the_on_call_thread() -> None:
             )
         ],
     )
-    SlackNotifier(lambda: policy).handoff(ctx, handoff)
+    SlackNotifier(FixedPolicy(policy)).handoff(ctx, handoff)
     [(purpose, method, payload)] = ctx.posts
     assert (purpose, method, payload["channel"]) == ("escalation", "chat.postMessage", ONCALL)
     text = " ".join(b["text"]["text"] for b in payload["blocks"] if b["type"] == "section")

@@ -17,6 +17,7 @@ from bot.store.store import Store
 from emulators.slack import SlackEmulator
 from emulators.slack_signing import event_callback, send_event, signed_headers
 from policy.document import Policy
+from policy.source import FixedPolicy
 from tests.slack.conftest import ASKER, PAY, SECRET, until
 
 
@@ -48,7 +49,7 @@ def second_bot(
 ) -> Iterator[HttpBot]:
     """Another bot process's front door on the same database (its own Store and Bolt app)."""
     other_store = Store(database_url, max_attempts=3)
-    bot = build_bot(settings, other_store, lambda: policy, http=True, update_interval=0.05)
+    bot = build_bot(settings, other_store, FixedPolicy(policy), http=True, update_interval=0.05)
     server = HttpBot(bot, host="127.0.0.1", port=0).start()
     yield server
     server.stop()

@@ -11,6 +11,7 @@ from bot.store.store import Store
 from emulators.slack import SlackEmulator
 from emulators.slack_signing import send_event
 from policy.document import Policy
+from policy.source import FixedPolicy
 from tests.slack.conftest import ASKER, ONCALL, PAY, SECRET, TEAM, thread_messages, until
 
 
@@ -103,7 +104,7 @@ def test_a_failed_job_pages_on_call_once_even_across_a_bot_restart(
     assert "@@STEADFAST" not in body  # the ticket permalink was filled in
     # the bot dies and a new one scans the same store from scratch: nothing is sent twice
     bot.stop()
-    again = build_bot(settings, store, lambda: policy, http=True, update_interval=0.05)
+    again = build_bot(settings, store, FixedPolicy(policy), http=True, update_interval=0.05)
     try:
         assert again.stopped.run_once() == 0
         again.dispatcher.run_once()
