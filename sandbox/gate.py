@@ -234,6 +234,12 @@ class Gate:
 
     def _check_http(self, method: str, url: str, tenant: str | None) -> Decision:
         resolved = self._tenant(tenant)
+        self._check_method(method)
+        check_url(url, self.policy.http, resolved)
+        return Decision(True, "http", f"Allowed: {method.upper()} to an allowlisted host.")
+
+    def _check_method(self, method: str) -> None:
+        """Deny wins: a mutating method is refused whatever `http.methods` lists."""
         refusal = forbidden.check_method(method)
         if refusal is not None:
             raise Denied(refusal.rule, refusal.reason, refusal.hint)
@@ -244,18 +250,10 @@ class Gate:
                 f"HTTP {method} can change state; only {', '.join(methods)} are allowed.",
                 "Read the resource with GET instead.",
             )
-        check_url(url, self.policy.http, resolved)
-        return Decision(True, "http", f"Allowed: {method.upper()} to an allowlisted host.")
 
     def _check_configured_http(self, method: str, url: str, tenant: str | None) -> Decision:
         resolved = self._tenant(tenant)
-        methods = [m.upper() for m in self.policy.http.methods]
-        if method.upper() not in methods:
-            raise Denied(
-                "http.method",
-                f"HTTP {method} can change state; only {', '.join(methods)} are allowed.",
-                "Read the resource with GET instead.",
-            )
+        self._check_method(method)
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("http", "https") or not host:

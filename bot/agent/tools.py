@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.handoff.model import bare_facts
+
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -89,10 +91,7 @@ class SubmitHandoff(_Input):
     @field_validator("confirmed", mode="before")
     @classmethod
     def _bare_facts(cls, value: Any) -> Any:
-        """A bare string is a fact that cites nothing: accepted, then shown as not verified."""
-        if isinstance(value, list):
-            return [{"fact": v} if isinstance(v, str) else v for v in value]
-        return value
+        return bare_facts(value)
 
 
 TOOLS: dict[str, tuple[type[_Input], str]] = {

@@ -7,6 +7,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 
+def bare_facts(value: Any) -> Any:
+    """A bare string where a fact is expected becomes a fact that cites nothing (accepted,
+    then shown as not verified by the system)."""
+    if isinstance(value, list):
+        return [{"fact": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
 class Score(BaseModel):
     total: float
     uncertainty: float
@@ -68,9 +76,7 @@ class Handoff(BaseModel):
     @classmethod
     def _plain_lines(cls, value: Any) -> Any:
         """Handoffs recorded before facts carried evidence hold plain lines."""
-        if isinstance(value, list):
-            return [{"fact": v} if isinstance(v, str) else v for v in value]
-        return value
+        return bare_facts(value)
 
     def replay_command(self) -> str:
         return self.replay or f"steadfast replay {self.job_id}"
