@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,7 +67,10 @@ def test_demo_survives_a_sigkill_and_escalates_with_evidence(tmp_path: Path) -> 
     assert len(handoff["confirmed"]) == 5
     for fact in handoff["confirmed"]:
         assert fact["evidence"] and all(c["step"] >= 1 and c["tool"] for c in fact["evidence"])
-    assert "· step 7, k8s_logs; step 8, query_logs" in json.dumps(slack, ensure_ascii=False)
+    # a fact read from two calls links both steps
+    assert re.search(
+        r"· step \d+, k8s_logs; step \d+, query_logs", json.dumps(slack, ensure_ascii=False)
+    )
     assert any(line.startswith("vault:") for line in handoff["could_not_reach"])
 
 

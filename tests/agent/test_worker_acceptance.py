@@ -96,7 +96,9 @@ def test_killed_at_every_step_boundary_each_job_resumes_without_rework(
         done = [e.data["tool_use_id"] for e in events if e.kind in ("tool_result", "tool_blocked")]
         assert len(done) == len(set(done)) == STEPS - 1
         calls = [e.data["tool_use_id"] for e in events if e.kind == "tool_call"]
-        assert len(calls) == len(set(calls))  # nothing was in flight but the model request
+        # the planned kill caught only a model request in flight; each extra (starved) lease
+        # may repeat the one tool call it caught in flight
+        assert len(calls) - len(set(calls)) <= interrupted - 1
         assert comparable(store.events(job_id, kinds=["handoff"])[-1].data) == expected
 
 
