@@ -21,7 +21,7 @@ from bot.store.store import Store
 from emulators.slack import SlackEmulator
 from emulators.slack_signing import send_event
 from tests.conftest import REPO
-from tests.slack.conftest import ASKER, PAY, SECRET, TEAM, thread_messages, until
+from tests.slack.conftest import ASKER, PAY, SECRET, TEAM, thread_messages, until, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -88,8 +88,8 @@ def test_sigkill_of_the_sending_bot_loses_and_repeats_nothing(
     log = tmp_path / "bots.log"
     bots = [BotProcess(env, log), BotProcess(env, log)]
     try:
-        until(lambda: all(b.healthy() for b in bots), timeout=60)
-        until(lambda: _sender_pid(store) in {b.proc.pid for b in bots}, timeout=30)
+        assert wait_until(lambda: all(b.healthy() for b in bots), 60), log.read_text()
+        assert wait_until(lambda: _sender_pid(store) in {b.proc.pid for b in bots}, 30)
         sender = next(b for b in bots if b.proc.pid == _sender_pid(store))
         survivor = next(b for b in bots if b is not sender)
         token_before = store.leader_current(SENDER)
