@@ -85,6 +85,9 @@ def test_sigkill_of_the_sending_bot_loses_and_repeats_nothing(
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": slack.api_url,
     }
+    # Slack answers each post a little late: a backlog builds up, and a kill often lands
+    # between a post and its `sent` mark (what the next sender must verify, not repeat).
+    slack.post_ack_delay = 0.05
     log = tmp_path / "bots.log"
     bots = [BotProcess(env, log), BotProcess(env, log)]
     try:
