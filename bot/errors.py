@@ -8,6 +8,7 @@
     ├── IllegalTransition    the operator asked for a move the lifecycle forbids
     ├── NotWaiting           a human reply for a job not waiting for that kind of reply
     ├── LeaseLost            this worker no longer owns the job: stop, write nothing more
+    ├── LeadershipLost       this process no longer holds a leader lease (outbox sender)
     ├── StopRequested        the job must stop at this step boundary (pause, cancel, shutdown)
     └── AgentError           the agent loop (`bot/agent/errors.py` draws its subtree)
 
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigError",
     "IllegalTransition",
     "JobNotFound",
+    "LeadershipLost",
     "LeaseLost",
     "MigrationError",
     "NotWaiting",
@@ -69,6 +71,17 @@ class LeaseLost(SteadfastError):
         )
         self.job_id = job_id
         self.fence = fence
+
+
+class LeadershipLost(SteadfastError):
+    def __init__(self, name: str, holder: str, token: int) -> None:
+        super().__init__(
+            f"{holder} no longer holds the {name} lease (token {token}): another process took "
+            "it over or it expired; this one stops writing in that role"
+        )
+        self.name = name
+        self.holder = holder
+        self.token = token
 
 
 class StopRequested(SteadfastError):

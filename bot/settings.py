@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         "https://slack.com/api/", validation_alias=_env("SLACK_API_URL", "STEADFAST_SLACK_API_URL")
     )
+    sender_lease_ttl_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="outbox sender lease: with several bots, another takes over sending this "
+        "long after the sender dies",
+    )
 
     # --- Vault ---------------------------------------------------------------------------
     vault_addr: str | None = Field(

@@ -12,7 +12,7 @@
     ├── ConfigError                       bot: settings or environment cannot work
     ├── StoreError                        bot: the database refused or is unreachable
     │   └── MigrationError
-    ├── JobNotFound, IllegalTransition, NotWaiting, LeaseLost, StopRequested
+    ├── JobNotFound, IllegalTransition, NotWaiting, LeaseLost, LeadershipLost, StopRequested
     └── AgentError                        bot.agent: the agent loop (model errors, crashes)
 
 Each package draws its own subtree in its `errors.py`. A refusal by the gate is not an

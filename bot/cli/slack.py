@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("0.0.0.0", "--host", help="HTTP mode bind address."),
     ) -> None:
         """Run the Slack bot: mentions in, operators' buttons and commands, the outbox out.
-        Run one bot per installation (it is the only sender of the outbox)."""
+        Several bots may run: one at a time, elected through the database, sends the outbox."""
         settings = load_settings()
         _logging(settings)
         with errors_to_exit():

@@ -79,7 +79,13 @@ def build_bot(
         raise SlackConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode cannot verify Slack")
     client = web_client(settings)
     # the dispatcher gets a client of its own: its rate-limit waits must not stall listeners
-    dispatcher = OutboxDispatcher(store, web_client(settings), update_interval=update_interval)
+    # and sends only while it holds the sender lease, so several bots can share one database
+    dispatcher = OutboxDispatcher(
+        store,
+        web_client(settings),
+        update_interval=update_interval,
+        lease_ttl=settings.sender_lease_ttl_seconds,
+    )
     app = App(
         client=client,
         signing_secret=(

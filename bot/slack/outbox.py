@@ -11,6 +11,13 @@ if Slack still says 429 the row goes back to `pending` with `not_before` = Retry
 delayed, never dropped. Only 429 is retried inside the client: a 5xx or a broken connection
 leaves the outcome unknown, and the metadata check above is what decides.
 
+Several bots: each process runs a dispatcher, but only the holder of the `outbox-sender` leader
+lease (bot/store/leases.py) sends. The others keep trying to take it, and do the moment it
+expires (the sender died) or is released (the sender shut down cleanly). Every state change the
+sender writes is fenced by its lease token, and rows are marked `sending` before the call, so a
+sender that lost the lease stops before its next post, and the next sender verifies whatever
+was left `sending` against Slack before posting it again.
+
 Payload directives (keys starting with `_`, removed before sending):
   _update_of   outbox key of the message this `chat.update` edits (its channel and ts)
   _coalesce    rows sharing it are progress of one message: only the newest is sent
@@ -23,6 +30,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +42,9 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.errors import LeadershipLost
 from bot.model import OutboxMessage, OutboxState
+from bot.store.leases import SENDER, LeaderLease
 from bot.store.store import Store
 from core.retry import parse_retry_after
 
@@ -63,8 +75,9 @@ class _Defer(Exception):
 
 
 class OutboxDispatcher:
-    """Sends due outbox rows, one at a time, on one thread. Run one per installation: rows have
-    no claim of their own, so two dispatchers on one database could both send a pending row."""
+    """Sends due outbox rows, one at a time, on one thread. With `lease_ttl` (what the bot
+    uses) the thread sends only while it holds the sender lease, so any number of bots can
+    share a database; without it `run_once` sends unconditionally (one process, tests)."""
 
     def __init__(
         self,
@@ -73,13 +86,20 @@ class OutboxDispatcher:
         *,
         update_interval: float = 1.0,
         poll_interval: float = 0.2,
+        lease_ttl: float | None = None,
+        holder: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.client = client
         self.update_interval = update_interval
         self.poll_interval = poll_interval
+        self.lease_ttl = lease_ttl
+        self.holder = holder or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.clock = clock
+        self._lease: LeaderLease | None = None
+        self._renewed = 0.0  # clock time of the last acquire or renew
+        self._next_try = 0.0  # clock time of the next attempt to take the lease
         self._last_update: dict[str, float] = {}  # target key -> when it was last edited
         self._backoff: dict[str, float] = {}  # key -> clock time before which not to retry
         self._stop = threading.Event()
@@ -97,26 +117,78 @@ class OutboxDispatcher:
         """New rows were written: look now rather than at the next poll."""
         self._wake.set()
 
+    @property
+    def is_sender(self) -> bool:
+        return self.lease_ttl is None or self._lease is not None
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                return  # still mid-call: keep the lease; it expires on its own
+        if self._lease is not None:
+            try:  # hand over now rather than after the TTL (rolling updates)
+                self.store.leader_release(self._lease)
+            except Exception:
+                log.warning("outbox sender: could not release the lease; it expires on its own")
+            self._lease = None
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
+            except LeadershipLost as exc:
+                log.warning("outbox sender: %s", exc)
+                self._lease = None
+                busy = 0
             except Exception:  # the store or Slack failing must not end the thread
                 log.exception("outbox pass failed; retrying")
                 busy = 0
             if not busy:
-                self._wake.wait(self.poll_interval)
+                wait = self.poll_interval
+                if not self.is_sender and self.lease_ttl is not None:
+                    wait = max(0.0, self._next_try - self.clock())
+                self._wake.wait(wait)
                 self._wake.clear()
+
+    # --- the sender lease -----------------------------------------------------------------
+    def _hold(self) -> bool:
+        """True while this dispatcher may send: takes the lease when it is free, renews it a
+        third of the way through. Raises LeadershipLost when a renewal finds it gone."""
+        if self.lease_ttl is None:
+            return True
+        now = self.clock()
+        if self._lease is None:
+            if now < self._next_try:
+                return False
+            # followers look a few times per TTL: takeover within about 1.2 TTL of a death
+            self._next_try = now + self.lease_ttl / 5
+            self._lease = self.store.leader_acquire(SENDER, self.holder, ttl=self.lease_ttl)
+            if self._lease is None:
+                return False
+            self._renewed = now
+            log.info("outbox sender: %s took the lease (token %d)", self.holder, self._lease.token)
+            return True
+        if now - self._renewed >= self.lease_ttl / 3:
+            try:
+                self._lease = self.store.leader_renew(self._lease, ttl=self.lease_ttl)
+            except LeadershipLost:
+                self._lease = None
+                raise
+            self._renewed = now
+        return True
+
+    def _mark(self, key: str, state: OutboxState, **fields: Any) -> None:
+        """Every outbox write of the sender, fenced by its lease token."""
+        self.store.outbox_mark(key, state, leader=self._lease, **fields)
 
     # --- one pass -------------------------------------------------------------------------
     def run_once(self) -> int:
         """Send what is due now; returns how many rows reached a final state."""
+        if not self._hold():
+            return 0
         rows = sorted(self.store.outbox_due(limit=200), key=lambda r: (r.created_at, r.key))
         newest: dict[str, str] = {}
         for row in rows:
@@ -126,13 +198,13 @@ class OutboxDispatcher:
         done = 0
         now = self.clock()
         for row in rows:
-            if self._stop.is_set():
+            if self._stop.is_set() or not self._hold():
                 break
             if self._backoff.get(row.key, 0.0) > now:
                 continue
             group = row.payload.get("_coalesce")
             if group and newest.get(group) != row.key:
-                self.store.outbox_mark(row.key, OutboxState.SENT, error="superseded")
+                self._mark(row.key, OutboxState.SENT, error="superseded")
                 done += 1
                 continue
             done += self._process(row)
@@ -151,17 +223,15 @@ class OutboxDispatcher:
                 self._mark_sent(row, found[0], found[1])
                 return 1
         try:
-            self.store.outbox_mark(row.key, OutboxState.SENDING)
+            self._mark(row.key, OutboxState.SENDING)
             method, args = self._prepare(row)
             response = self.client.api_call(method, json=args)
         except _Defer as exc:
-            self.store.outbox_mark(
-                row.key, OutboxState.PENDING, not_before=_utc(exc.seconds), error=str(exc)
-            )
+            self._mark(row.key, OutboxState.PENDING, not_before=_utc(exc.seconds), error=str(exc))
             return 0
         except _Broken as exc:
             log.error("outbox %s: %s", row.key, exc)
-            self.store.outbox_mark(row.key, OutboxState.FAILED, error=str(exc))
+            self._mark(row.key, OutboxState.FAILED, error=str(exc))
             return 1
         except SlackApiError as exc:
             return self._api_error(row, exc)
@@ -175,7 +245,7 @@ class OutboxDispatcher:
         return 1
 
     def _mark_sent(self, row: OutboxMessage, ts: Any, channel: Any) -> None:
-        self.store.outbox_mark(
+        self._mark(
             row.key,
             OutboxState.SENT,
             ts=str(ts) if ts else None,
@@ -200,12 +270,12 @@ class OutboxDispatcher:
                 # a 5xx may still have posted: stay `sending` so the next try verifies first
                 self._backoff[row.key] = self.clock() + delay
                 return 0
-            self.store.outbox_mark(
+            self._mark(
                 row.key, OutboxState.PENDING, not_before=_utc(delay), error=error or str(status)
             )
             return 0
         log.error("outbox %s: Slack refused it for good: %s", row.key, error)
-        self.store.outbox_mark(row.key, OutboxState.FAILED, error=error or str(status))
+        self._mark(row.key, OutboxState.FAILED, error=error or str(status))
         return 1
 
     # --- building the call ----------------------------------------------------------------

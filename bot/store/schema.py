@@ -117,3 +117,14 @@ seen_signatures = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Index("ix_seen_signatures_expires", "expires_at"),
 )
+
+# One row per elected role (today only the outbox sender). `token` grows by one at every change
+# of holder: the holder's writes name it, so a process that lost the lease writes nothing.
+leader_leases = sa.Table(
+    "leader_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(255)),
+    sa.Column("token", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+)

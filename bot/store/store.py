@@ -32,8 +32,9 @@ from bot.model import (
     OutboxPost,
     Ticket,
 )
-from bot.store import migrate, outbox_ops, reads, replay, statements, transitions
+from bot.store import leases, migrate, outbox_ops, reads, replay, statements, transitions
 from bot.store.engine import READ_ONLY, make_engine
+from bot.store.leases import LeaderLease
 from bot.store.rows import (
     event_from_row,
     job_from_row,
@@ -512,14 +513,41 @@ class Store:
         channel: str | None = None,
         not_before: datetime | None = None,
         error: str | None = None,
+        leader: LeaderLease | None = None,
     ) -> None:
+        """Move a row along. With `leader`, fenced: raises LeadershipLost (writing nothing)
+        unless that sender lease still holds."""
         with self._write() as conn:
-            outbox_ops.mark(conn, key, state, ts, channel, not_before, error, utcnow())
+            now = utcnow()
+            if leader is not None:
+                leases.check(conn, leader, now)
+            outbox_ops.mark(conn, key, state, ts, channel, not_before, error, now)
 
     def outbox_get(self, key: str) -> OutboxMessage | None:
         with self._read() as conn:
             row = outbox_ops.get(conn, key)
         return None if row is None else outbox_from_row(row)
+
+    # --- leader leases (one outbox sender among several bots) -----------------------------
+    def leader_acquire(self, name: str, holder: str, *, ttl: float) -> LeaderLease | None:
+        """Take `name` if it is free or expired (a new fencing token). None: it is held."""
+        with self._write() as conn:
+            return leases.acquire(conn, name, holder, ttl, utcnow())
+
+    def leader_renew(self, lease: LeaderLease, *, ttl: float) -> LeaderLease:
+        """Extend the lease. Raises LeadershipLost when it expired or changed hands."""
+        with self._write() as conn:
+            return leases.renew(conn, lease, ttl, utcnow())
+
+    def leader_release(self, lease: LeaderLease) -> None:
+        """Give the lease up (clean shutdown); a no-op if it already changed hands."""
+        with self._write() as conn:
+            leases.release(conn, lease)
+
+    def leader_current(self, name: str) -> tuple[str | None, int, datetime] | None:
+        """(holder, token, expires_at) of `name`; None if never held."""
+        with self._read() as conn:
+            return leases.current(conn, name)
 
     def remember_signature(self, signature: str, expires_at: datetime) -> bool:
         """Record an accepted request signature until `expires_at`. False: it was seen before

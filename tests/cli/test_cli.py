@@ -38,12 +38,12 @@ class Cli:
 @pytest.fixture
 def cli(database_url: str) -> Cli:
     c = Cli(database_url)
-    assert "schema: empty -> 0002" in c("db", "upgrade").stdout
+    assert "schema: empty -> 0003" in c("db", "upgrade").stdout
     return c
 
 
 def test_db_current(cli: Cli) -> None:
-    assert cli.json("db", "current") == {"current": "0002", "head": "0002"}
+    assert cli.json("db", "current") == {"current": "0003", "head": "0003"}
     assert "up to date" in cli("db", "current").stdout
 
 

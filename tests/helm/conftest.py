@@ -38,6 +38,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
             "tls": [{"secretName": "steadfast-tls", "hosts": ["steadfast.corp.test"]}],
         },
     },
+    "several-bots": {"bot": {"mode": "http", "replicas": 3}},
     "namespaced-rbac": {"rbac": {"scope": "namespace", "namespaces": ["payments", "checkout"]}},
     "network-policy": {
         "networkPolicy": {

@@ -54,6 +54,8 @@ def test_bot_killed_before_storing_a_mention_never_acked_it(
         "STEADFAST_POLICY": str(policy),
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_APP_TOKEN": "xapp-test",
+        # the killed bot held the sender lease: the next one sends once it expires
+        "STEADFAST_SENDER_LEASE_TTL_SECONDS": "2",
         "SLACK_API_URL": slack.api_url,
     }
     log = tmp_path / "bot.log"

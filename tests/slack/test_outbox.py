@@ -143,3 +143,26 @@ def test_rows_that_depend_on_a_failed_row_fail_instead_of_waiting_forever(
     dependent = store.outbox_get("j5:progress:1")
     assert dependent is not None and dependent.state == OutboxState.FAILED
     assert "j5:status failed" in (dependent.last_error or "")
+
+
+def test_two_dispatchers_on_one_database_one_sends_and_a_clean_stop_hands_over(
+    slack: SlackEmulator, store: Store
+) -> None:
+    first = OutboxDispatcher(store, client(slack), poll_interval=0.02, lease_ttl=10).start()
+    until(lambda: first.is_sender)
+    second = OutboxDispatcher(store, client(slack), poll_interval=0.02, lease_ttl=10).start()
+    try:
+        keys = [f"j{i}:status" for i in range(10)]
+        for key in keys:
+            post(store, key, key)
+        second.wake()  # the follower is told of the rows too, and must still leave them alone
+        until(lambda: first.sent == len(keys))
+        assert second.sent == 0 and not second.is_sender
+        first.stop()  # releases the lease: the follower need not wait out the 10 s TTL
+        post(store, "later:status", "after the handover")
+        until(lambda: second.sent == 1)
+        assert second.is_sender
+        assert len(slack.messages(PAY)) == len(keys) + 1 and slack.duplicates() == {}
+    finally:
+        first.stop()
+        second.stop()
