@@ -38,6 +38,9 @@ def register(app: typer.Typer) -> None:
         ),
         cases_dir: Path = typer.Option(None, "--cases-dir", help="Another case library."),
         json_: bool = typer.Option(False, "--json", help="Print the report as one JSON line."),
+        keep: bool = typer.Option(
+            False, "--keep", help="Keep each case's SQLite store and files in a temp dir."
+        ),
     ) -> None:
         """Run incident cases through the real loop, gate and emulators and score each
         handoff: root cause, fact precision, forbidden claims, could-not-reach, escalation.
@@ -63,7 +66,7 @@ def register(app: typer.Typer) -> None:
         if key is None and not all(c.scripted for c in found):
             missing = ", ".join(c.name for c in found if not c.scripted)
             fail(f"no ANTHROPIC_API_KEY and no scripted model for: {missing}")
-        options = EvalOptions(model=model, api_key=key, parallel=parallel)
+        options = EvalOptions(model=model, api_key=key, parallel=parallel, keep=keep)
         model_name = model or Settings.model_fields["model"].default
         progress_out = Console(stderr=True, highlight=False)
         with Progress(

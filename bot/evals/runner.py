@@ -10,6 +10,7 @@ answer instead of the case's scripts; everything else stays emulated.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -42,6 +43,7 @@ class EvalOptions:
     api_key: str | None = None  # set: the real model API answers (not the case's script)
     base_url: str | None = None  # a real model API other than Anthropic's default
     workdir: Path | None = None
+    keep: bool = False  # keep each case's store and files (for `steadfast replay`-style digging)
     parallel: int = 4
     # Alembic's migration context is process-wide: stores are opened (and migrated) one at a
     # time, the runs themselves go in parallel.
@@ -124,6 +126,8 @@ def run_case(case: Case, options: EvalOptions, *, repeat: int = 1) -> CaseRun:
         )
     finally:
         stack.stop()
+        if not options.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
     recorded = [e for e in events if e.kind == EventKind.HANDOFF]
     if not recorded:
         failed = [e for e in events if e.kind == EventKind.ERROR]
