@@ -57,6 +57,7 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "statefulsets": ("AppsV1Api", "stateful_set", True),
     "daemonsets": ("AppsV1Api", "daemon_set", True),
     "jobs": ("BatchV1Api", "job", True),
+    "persistentvolumeclaims": ("CoreV1Api", "persistent_volume_claim", True),
 }
 ALIASES = {
     "po": "pods", "pod": "pods", "svc": "services", "service": "services", "ep": "endpoints",
@@ -65,6 +66,7 @@ ALIASES = {
     "deploy": "deployments", "deployment": "deployments", "rs": "replicasets",
     "replicaset": "replicasets", "sts": "statefulsets", "statefulset": "statefulsets",
     "ds": "daemonsets", "daemonset": "daemonsets", "job": "jobs",
+    "pvc": "persistentvolumeclaims", "persistentvolumeclaim": "persistentvolumeclaims",
 }  # fmt: skip
 _CREDENTIAL_KEY = re.compile(r"(?i)pass|secret|token|credential|api[_-]?key|private|dsn|auth")
 

@@ -6,6 +6,7 @@ import typer
 
 from bot import __version__
 from bot.cli import db, demo, doctor, human, jobs, policy, runner, slack, worker
+from bot.cli import eval as eval_command
 
 
 def build_app() -> typer.Typer:
@@ -16,7 +17,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for module in (jobs, human, worker, runner, db, policy, doctor, slack, demo):
+    for module in (jobs, human, worker, runner, db, policy, doctor, slack, demo, eval_command):
         module.register(app)
 
     @app.command()

@@ -1,0 +1,1 @@
+"""`steadfast eval`: incident worlds with ground truth, run through the real loop, scored."""
