@@ -117,3 +117,16 @@ seen_signatures = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Index("ix_seen_signatures_expires", "expires_at"),
 )
+
+
+# Who did what to the database itself (today: `steadfast db prune`). Operator actions on a job
+# are events of that job; this table outlives the jobs it speaks of.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("data", JSONData, nullable=False),
+)
