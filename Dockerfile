@@ -25,12 +25,11 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/steadfast
 WORKDIR /src
-# Dependencies first, from pyproject.toml only, so code edits do not re-download them.
+# Dependencies first, from the hashed lock only, so code edits do not re-download them and
+# every build installs exactly the versions CI tested (pip refuses a file whose hash differs).
+COPY requirements.lock ./
+RUN /opt/steadfast/bin/pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
-RUN mkdir -p core policy bot sandbox integrations emulators \
- && touch core/__init__.py policy/__init__.py bot/__init__.py sandbox/__init__.py integrations/__init__.py emulators/__init__.py \
- && /opt/steadfast/bin/pip install . \
- && /opt/steadfast/bin/pip uninstall -y steadfast
 COPY core ./core
 COPY policy ./policy
 COPY bot ./bot

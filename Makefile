@@ -4,12 +4,15 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test demo lint tools bench clean
+.PHONY: test demo lint tools bench clean lock
 
-$(STAMP): pyproject.toml
+# Dependencies come from the hashed lock (scripts/lock.sh writes it from pyproject.toml), so a
+# fresh machine gets the versions CI tested; then the project itself, without resolving again.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 # The offline demo: emulated Slack, Claude, Vault, Kubernetes, platform API and logs. kubectl
@@ -40,6 +43,10 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache steadfast.db*
+
+# Re-pin every dependency (with hashes) after editing pyproject.toml; needs uv.
+lock:
+	bash scripts/lock.sh
 
 # kubectl v1.35 + helm v4 for the chart tests, cached once under .cache/tools/bin.
 tools:

@@ -14,7 +14,7 @@ from bot.errors import MigrationError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Bumped with every new migration; tests check it against Alembic's own head.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 _PG_MIGRATION_LOCK = 0x5354_4644  # advisory lock key: concurrent upgrades take turns
 
 

@@ -128,3 +128,15 @@ leader_leases = sa.Table(
     sa.Column("token", sa.Integer, nullable=False, server_default="0"),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
 )
+
+# Who did what to the database itself (today: `steadfast db prune`). Operator actions on a job
+# are events of that job; this table outlives the jobs it speaks of.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("data", JSONData, nullable=False),
+)

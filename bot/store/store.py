@@ -32,7 +32,16 @@ from bot.model import (
     OutboxPost,
     Ticket,
 )
-from bot.store import leases, migrate, outbox_ops, reads, replay, statements, transitions
+from bot.store import (
+    leases,
+    migrate,
+    outbox_ops,
+    reads,
+    replay,
+    retention,
+    statements,
+    transitions,
+)
 from bot.store.engine import READ_ONLY, make_engine
 from bot.store.leases import LeaderLease
 from bot.store.rows import (
@@ -554,6 +563,22 @@ class Store:
         (a replay), by this process or any other sharing the database."""
         with self._write() as conn:
             return replay.remember(conn, signature, expires_at, utcnow())
+
+    # --- retention --------------------------------------------------------------------------
+    def prune_plan(self, cutoff: datetime) -> retention.PruneReport:
+        """What `prune(cutoff)` would delete; changes nothing."""
+        with self._read() as conn:
+            return retention.plan(conn, cutoff)
+
+    def prune(self, cutoff: datetime, *, actor: str) -> retention.PruneReport:
+        """Delete terminal jobs finished before `cutoff` (with their events and outbox rows)
+        and record who did it in `audit_log`, in one transaction."""
+        with self._write() as conn:
+            return retention.delete(conn, cutoff, actor, utcnow())
+
+    def audit_records(self, *, limit: int = 50) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return retention.records(conn, limit)
 
 
 __all__ = ["TERMINAL", "Store", "new_job_id", "utcnow"]

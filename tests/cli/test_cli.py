@@ -15,6 +15,7 @@ from bot.cli import build_app
 from bot.handoff.model import Citation, Fact, Handoff, UnverifiedFact
 from bot.model import JobStatus
 from bot.store import Store
+from bot.store.migrate import HEAD_REVISION
 from tests.conftest import STATUS_RECORD_KEYS
 
 pytestmark = pytest.mark.db
@@ -38,12 +39,12 @@ class Cli:
 @pytest.fixture
 def cli(database_url: str) -> Cli:
     c = Cli(database_url)
-    assert "schema: empty -> 0003" in c("db", "upgrade").stdout
+    assert f"schema: empty -> {HEAD_REVISION}" in c("db", "upgrade").stdout
     return c
 
 
 def test_db_current(cli: Cli) -> None:
-    assert cli.json("db", "current") == {"current": "0003", "head": "0003"}
+    assert cli.json("db", "current") == {"current": HEAD_REVISION, "head": HEAD_REVISION}
     assert "up to date" in cli("db", "current").stdout
 
 

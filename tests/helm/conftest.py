@@ -55,6 +55,53 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "image": {"digest": "sha256:" + "a" * 64},
         "secrets": {"databaseUrl": {"name": "pg-app", "key": "uri"}},
     },
+    "operations": {
+        "extraEnvFrom": [{"configMapRef": {"name": "corp-proxy"}}],
+        "extraVolumes": [{"name": "corp-ca", "configMap": {"name": "corp-ca"}}],
+        "extraVolumeMounts": [{"name": "corp-ca", "mountPath": "/etc/ssl/corp", "readOnly": True}],
+        "bot": {
+            "priorityClassName": "steadfast-high",
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "kubernetes.io/hostname",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                }
+            ],
+        },
+        "worker": {
+            "priorityClassName": "steadfast-high",
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "DoNotSchedule",
+                }
+            ],
+            "keda": {"enabled": True, "connectionSecret": {"name": "pg-keda"}},
+        },
+        "migrations": {
+            "priorityClassName": "steadfast-high",
+            "nodeSelector": {"pool": "system"},
+            "tolerations": [
+                {"key": "dedicated", "operator": "Equal", "value": "system", "effect": "NoSchedule"}
+            ],
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {"key": "pool", "operator": "In", "values": ["system"]}
+                                ]
+                            }
+                        ]
+                    }
+                }
+            },
+        },
+        "retention": {"enabled": True, "olderThan": "30d", "timeZone": "Etc/UTC"},
+    },
 }
 
 
@@ -145,8 +192,14 @@ def one(docs: list[Manifest], kind: str, name: str) -> Manifest:
 
 
 def pod_specs(docs: list[Manifest]) -> list[tuple[str, Manifest]]:
-    return [
-        (f"{d['kind']}/{d['metadata']['name']}", d["spec"]["template"]["spec"])
-        for d in docs
-        if d["kind"] in {"Deployment", "Job", "StatefulSet", "DaemonSet"}
-    ]
+    """Every pod the chart can start: workloads, CronJobs' pods and bare (helm test) Pods."""
+    specs = []
+    for d in docs:
+        where = f"{d['kind']}/{d['metadata']['name']}"
+        if d["kind"] in {"Deployment", "Job", "StatefulSet", "DaemonSet"}:
+            specs.append((where, d["spec"]["template"]["spec"]))
+        elif d["kind"] == "CronJob":
+            specs.append((where, d["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
+        elif d["kind"] == "Pod":
+            specs.append((where, d["spec"]))
+    return specs

@@ -32,7 +32,9 @@ def test_egress_destinations(render: Render) -> None:
     assert "10.0.0.0/8" in internet["to"][0]["ipBlock"]["except"]
 
     worker = one(docs, "NetworkPolicy", "sf-steadfast-worker")
-    assert worker["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+    assert worker["spec"]["podSelector"]["matchExpressions"] == [
+        {"key": "app.kubernetes.io/component", "operator": "In", "values": ["worker", "test"]}
+    ]
     peers = {
         (peer["ipBlock"]["cidr"], p["port"])
         for r in worker["spec"]["egress"]

@@ -10,7 +10,12 @@ import pytest
 from tests.helm.conftest import CHART, KUBE_VERSION, VALUE_SETS, Manifest, Render, run_helm
 
 # Custom resources have no schema in kubernetes-validate; these are the only ones we render.
-KNOWN_CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+# Their shape is checked in tests/helm/test_operations.py.
+KNOWN_CRDS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("keda.sh/v1alpha1", "ScaledObject"),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"),
+}
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
@@ -51,6 +56,7 @@ def test_default_render_has_the_expected_objects(render: Render) -> None:
         ("Deployment", "sf-steadfast-bot"),
         ("Deployment", "sf-steadfast-worker"),
         ("Job", "sf-steadfast-migrate"),
+        ("Pod", "sf-steadfast-test-doctor"),
         ("PodDisruptionBudget", "sf-steadfast-worker"),
         ("ServiceAccount", "sf-steadfast-bot"),
         ("ServiceAccount", "sf-steadfast-worker"),

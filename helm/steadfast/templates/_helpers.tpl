@@ -62,7 +62,8 @@ app.kubernetes.io/component: {{ .component }}
       key: {{ .ref.key }}
 {{- end }}
 
-{{/* Environment both processes share. */}}
+{{/* Environment both processes share. SLACK_BOT_TOKEN is not here: only the bot talks to
+Slack (the worker writes outbox rows and the bot sends them). */}}
 {{- define "steadfast.commonEnv" -}}
 - name: POD_NAME
   valueFrom:
@@ -77,7 +78,6 @@ app.kubernetes.io/component: {{ .component }}
 - name: STEADFAST_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 {{ include "steadfast.secretEnv" (dict "root" . "env" "STEADFAST_DATABASE_URL" "ref" .Values.secrets.databaseUrl) }}
-{{ include "steadfast.secretEnv" (dict "root" . "env" "SLACK_BOT_TOKEN" "ref" .Values.secrets.slackBotToken) }}
 {{- range $k, $v := .Values.env }}
 - name: {{ $k }}
   value: {{ $v | toString | quote }}
@@ -97,6 +97,9 @@ app.kubernetes.io/component: {{ .component }}
 - name: tmp
   emptyDir:
     sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* No subPath on the policy mount: subPath mounts never see ConfigMap updates. */}}
@@ -106,6 +109,38 @@ app.kubernetes.io/component: {{ .component }}
   readOnly: true
 - name: tmp
   mountPath: /tmp
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* envFrom for the bot and worker containers (extraEnvFrom: ConfigMaps/Secrets you manage). */}}
+{{- define "steadfast.envFrom" -}}
+{{- with .Values.extraEnvFrom }}
+envFrom:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Pod-level placement of one component: (dict "root" $ "component" "worker" "values" .Values.worker).
+A spread constraint without a labelSelector gets the component's own selector. */}}
+{{- define "steadfast.podPlacement" -}}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- if .values.topologySpreadConstraints }}
+{{- $selector := include "steadfast.componentSelector" (dict "root" .root "component" .component) | fromYaml }}
+{{- $constraints := list }}
+{{- range .values.topologySpreadConstraints }}
+{{- $c := deepCopy . }}
+{{- if not (hasKey $c "labelSelector") }}
+{{- $_ := set $c "labelSelector" (dict "matchLabels" $selector) }}
+{{- end }}
+{{- $constraints = append $constraints $c }}
+{{- end }}
+topologySpreadConstraints:
+  {{- toYaml $constraints | nindent 2 }}
+{{- end }}
 {{- end }}
 
 {{- define "steadfast.probes" -}}
