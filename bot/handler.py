@@ -51,6 +51,13 @@ class JobContext(Protocol):
         """Queue a Slack call, fenced, exactly once per (job, purpose)."""
         ...
 
+    def hold_lease(self) -> None:
+        """Renew the lease for a full TTL now. Raises LeaseLost. Called right before a call
+        that is not a database write and must not be repeated (a model request): fencing stops
+        a stale worker's writes, not its calls, so the call goes out at once on a lease no
+        other worker can take for a whole TTL."""
+        ...
+
 
 class JobHandler(Protocol):
     def run(self, ctx: JobContext) -> HandlerResult: ...

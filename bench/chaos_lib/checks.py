@@ -8,7 +8,10 @@ The five counters that must be zero:
 - repeated model requests: a request to the model for job J and step k that arrived after J's
   log already held a committed `model_response` for step k. The one request in flight when its
   worker died (answered by the emulator, never recorded) is allowed by the design and counted
-  apart as an in-flight repeat;
+  apart as an in-flight repeat. A request from a worker that is alive but lost its lease while
+  stalled is not allowed: it counts here (the agent renews its lease before every request so
+  that it learns LeaseLost instead, see docs/architecture.md). "Recorded" is the event's `at`,
+  stamped just before its commit, so the count errs towards flagging;
 - ledger mismatches: per handoff, a dependency with a `degraded` event that "Could not reach"
   does not name, or a "Could not reach" line naming a dependency that never failed.
 

@@ -349,10 +349,17 @@ class AgentHandler:
             )
             env.ctx.checkpoint()
 
+        def ask() -> dict[str, Any]:
+            # Every attempt goes out on a just-renewed lease. A worker stalled past its lease
+            # (CPU starvation, a long GC or swap) still runs: its writes are fenced, but a
+            # request is not a write. Without this it could ask for a step another worker has
+            # since asked and recorded; now it learns LeaseLost first, and a repeat needs a
+            # stall of a whole TTL between this renewal and the request leaving.
+            env.ctx.hold_lease()
+            return self.model.create(request)
+
         started = time.perf_counter()
-        raw = call_with_retries(
-            lambda: self.model.create(request), self.config.retry, on_retry, sleep=self.sleep
-        )
+        raw = call_with_retries(ask, self.config.retry, on_retry, sleep=self.sleep)
         latency = time.perf_counter() - started
         if self.metrics is not None:
             self.metrics.step_latency.labels("model").observe(latency)

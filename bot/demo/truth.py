@@ -196,7 +196,12 @@ class TruthMatrix:
         job, lease, history = claimed
         run = Run(job, lease, history)
         ctx = LeasedContext(
-            self.store, run, history, worker_name="truth-matrix", shutdown=threading.Event()
+            self.store,
+            run,
+            history,
+            worker_name="truth-matrix",
+            shutdown=threading.Event(),
+            lease_ttl=300,
         )
         agent = build_agent_for_worker(self.settings, None, environ=dict(os.environ))
         try:

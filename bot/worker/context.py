@@ -34,9 +34,11 @@ class LeasedContext:
         *,
         worker_name: str,
         shutdown: threading.Event,
+        lease_ttl: float,
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._lease_ttl = lease_ttl
         self._run = run
         self._events = events
         self._worker_name = worker_name
@@ -85,6 +87,15 @@ class LeasedContext:
             raise StopRequested(self.job.id, pending)
         if self._shutdown.is_set():
             raise StopRequested(self.job.id, "shutdown")
+
+    def hold_lease(self) -> None:
+        try:
+            lease = self._store.renew(self._lease(), lease_ttl=self._lease_ttl)
+        except LeaseLost:
+            self._run.lost = True
+            raise
+        # the heartbeat thread writes this too: same fence, either expiry is the held one
+        self._run.lease = lease
 
     def outbox(self, purpose: str, method: str, payload: dict[str, Any]) -> None:
         job_id = self.job.id

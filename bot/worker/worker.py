@@ -208,6 +208,7 @@ class Worker:
             run.history,
             worker_name=self.name,
             shutdown=self._stopping,
+            lease_ttl=self.lease_ttl,
             metrics=self.metrics,
         )
         try:

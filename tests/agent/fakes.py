@@ -60,6 +60,7 @@ class FakeContext:
         self._events = events if events is not None else []
         self.crash_at = crash_at  # raise Crash at this checkpoint number
         self.checkpoints = 0
+        self.holds = 0  # hold_lease calls (one before every model request)
         self.clock_offset = clock_offset or timedelta()
         if not self._events:
             self.append("ticket_received", {"text": job.ticket.text})
@@ -95,6 +96,9 @@ class FakeContext:
 
     def outbox(self, purpose: str, method: str, payload: dict[str, Any]) -> None:
         pass
+
+    def hold_lease(self) -> None:
+        self.holds += 1
 
     def resume(self, *, crash_at: int | None = None) -> FakeContext:
         """The next worker's context over the same events (and the same clock)."""

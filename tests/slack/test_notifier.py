@@ -42,6 +42,9 @@ class RecordingContext:
     def outbox(self, purpose: str, method: str, payload: dict[str, Any]) -> None:
         self.rows.setdefault(purpose, (method, payload))  # once per purpose, like the store
 
+    def hold_lease(self) -> None:
+        pass
+
 
 SLACK_TICKET = Ticket(text="x", channel="C1", ts="10.1", thread_ts="10.1", user="U1")
 
