@@ -31,6 +31,8 @@ from bot.store import open_store
 from bot.worker.context import LeasedContext, Run
 
 EVAL_CHANNEL = "C0EVAL"  # the Slack emulator's channel every eval ticket comes from
+# A case runs in-process and is never reaped: the lease only has to outlast one investigation.
+LEASE_TTL = 600.0
 
 
 class EvalError(SteadfastError):
@@ -97,13 +99,18 @@ def run_case(case: Case, options: EvalOptions, *, repeat: int = 1) -> CaseRun:
             job, _ = store.submit(
                 Ticket(text=case.ticket, channel=EVAL_CHANNEL, tenant=case.tenant)
             )
-            claimed = store.claim_with_history(f"eval-{case.name}", lease_ttl=600)
+            claimed = store.claim_with_history(f"eval-{case.name}", lease_ttl=LEASE_TTL)
             if claimed is None or claimed[0].id != job.id:
                 raise EvalError(f"{case.name}: the eval job could not be claimed")
             job, lease, history = claimed
             run = Run(job, lease, history)
             ctx = LeasedContext(
-                store, run, history, worker_name=f"eval-{case.name}", shutdown=threading.Event()
+                store,
+                run,
+                history,
+                worker_name=f"eval-{case.name}",
+                shutdown=threading.Event(),
+                lease_ttl=LEASE_TTL,
             )
             agent = build_agent_for_worker(settings, None, environ=child_env(env))
             try:
