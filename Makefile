@@ -48,6 +48,8 @@ clean:
 lock:
 	bash scripts/lock.sh
 
-# kubectl v1.35 + helm v4 for the chart tests, cached once under .cache/tools/bin.
+# kubectl v1.35 + helm v4 for the chart tests and bwrap for the runner, cached once under
+# .cache/tools/bin.
 tools:
 	bash scripts/fetch-k8s-tools.sh
+	bash scripts/fetch-bwrap.sh
