@@ -80,18 +80,24 @@ def build_bot(
     client = web_client(settings)
     # the dispatcher gets a client of its own: its rate-limit waits must not stall listeners
     dispatcher = OutboxDispatcher(store, web_client(settings), update_interval=update_interval)
-    app = App(
-        client=client,
-        signing_secret=(
-            settings.slack_signing_secret.get_secret_value()
-            if settings.slack_signing_secret
-            else None
-        ),
-        request_verification_enabled=http,
-        process_before_response=True,
-        token_verification_enabled=True,
-        raise_error_for_unhandled_request=False,
-    )
+    try:
+        app = App(
+            client=client,
+            signing_secret=(
+                settings.slack_signing_secret.get_secret_value()
+                if settings.slack_signing_secret
+                else None
+            ),
+            request_verification_enabled=http,
+            process_before_response=True,
+            token_verification_enabled=True,
+            raise_error_for_unhandled_request=False,
+        )
+    except (SlackClientError, OSError) as exc:  # Bolt's own auth.test; URLError is an OSError
+        raise SlackConfigError(
+            f"cannot verify the bot token at {settings.slack_api_url}: {exc}; check "
+            "SLACK_BOT_TOKEN and SLACK_API_URL (`steadfast doctor` checks both)"
+        ) from exc
     try:
         bot_user_id = client.auth_test().get("user_id")
     except SlackClientError as exc:
