@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _env(*names: str) -> AliasChoices:
@@ -117,10 +120,12 @@ class Settings(BaseSettings):
     )
 
     # --- platform HTTP APIs and log stores -----------------------------------------------
-    platform_apis: dict[str, str] = Field(
+    # NoDecode: the validators below parse the JSON, so a typo is one clear line, not a
+    # pydantic-settings traceback
+    platform_apis: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, description='JSON: {"name": "https://base.url"}'
     )
-    platform_api_auth: dict[str, str] = Field(
+    platform_api_auth: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
         description='JSON: {"name": "vault:secret/path#key" | "env:VAR"}; sent as a bearer token',
     )
@@ -130,7 +135,30 @@ class Settings(BaseSettings):
 
     # --- ops -----------------------------------------------------------------------------
     health_port: int | None = Field(None, description="serve /healthz, /readyz, /metrics here")
-    log_level: str = "INFO"
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
+
+    @field_validator("platform_apis", "platform_api_auth", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"not JSON ({exc.msg} at character {exc.pos}); write an object such as "
+                '{"name": "https://base.url"}'
+            ) from None
+        if not isinstance(parsed, dict):
+            raise ValueError('must be a JSON object such as {"name": "https://base.url"}')
+        return parsed
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().upper() in LOG_LEVELS:
+            return value.strip().upper()
+        raise ValueError(f"unknown log level {value!r}; use one of {', '.join(LOG_LEVELS)}")
 
     @property
     def heartbeat_interval(self) -> float:

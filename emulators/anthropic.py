@@ -8,6 +8,7 @@ Scenario (`anthropic:` section of a scenario YAML)::
 
     anthropic:
       api_key: sk-test           # optional: any other x-api-key gets 401
+      models: [claude-x]         # optional: what GET /v1/models/{id} finds (default: claude-*)
       latency_ms: 0              # added to every answer
       scripts:
         - name: checkout
@@ -102,11 +103,15 @@ class AnthropicEmulator(Emulator):
         self.api_key: str | None = section.get("api_key")
         self.latency_ms: int = int(section.get("latency_ms", 0))
         self.scripts: list[dict[str, Any]] = list(section.get("scripts") or [])
+        self.models: list[str] | None = (
+            list(section["models"]) if section.get("models") is not None else None
+        )
         self.jobs: dict[str, JobRecord] = {}
         self.holds: dict[str, Hold] = {}
         self._cached_prefixes: set[str] = set()
         self._state_lock = threading.Lock()
         self.route("POST", "/v1/messages", self.messages)
+        self.route("GET", "/v1/models/(?P<model>[^/]+)", self.model_info)
         # the API answers unknown paths with its own error envelope, not a bare 404
         self.route("*", "/v1/.*", lambda r: Response(404, error_body(404, "Not found")))
         self._request_ids = itertools.count(1)
@@ -118,7 +123,7 @@ class AnthropicEmulator(Emulator):
         return response
 
     # --- the API --------------------------------------------------------------------------
-    def messages(self, request: Request) -> Response:
+    def _refused(self, request: Request) -> Response | None:
         # the key arrives as `x-api-key` or, from newer SDKs and OAuth clients, as a bearer token
         bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if self.api_key is not None and self.api_key not in (
@@ -126,6 +131,30 @@ class AnthropicEmulator(Emulator):
             bearer,
         ):
             return Response(401, error_body(401, "invalid x-api-key"))
+        return None
+
+    def model_info(self, request: Request) -> Response:
+        """`GET /v1/models/{id}` (the SDK's `models.retrieve`). Without a `models` list every
+        `claude-*` id exists, as tests that invent model names expect."""
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        model = request.params["model"]
+        known = model.startswith("claude-") if self.models is None else model in self.models
+        if not known:
+            return Response(404, error_body(404, f"model: {model}"))
+        body = {
+            "type": "model",
+            "id": model,
+            "display_name": model,
+            "created_at": "2026-01-01T00:00:00Z",
+        }
+        return Response(200, body)
+
+    def messages(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         try:
             body = request.json()
         except ValueError:

@@ -38,6 +38,19 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_TEXT = 40_000
 _JSON_ARGS = ("blocks", "metadata", "attachments", "view")
+# What an install from slack/manifest.yaml grants (tests/emulators check the two agree);
+# scenario `slack.scopes` replaces it to play an install that lacks some.
+MANIFEST_SCOPES = (
+    "app_mentions:read",
+    "chat:write",
+    "chat:write.public",
+    "reactions:write",
+    "commands",
+    "channels:history",
+    "groups:history",
+    "users:read",
+    "usergroups:read",
+)
 
 
 class SlackEmulator(Emulator):
@@ -50,6 +63,7 @@ class SlackEmulator(Emulator):
         self.bot_user_id: str = conf.get("bot_user_id", "U0BOT")
         self.bot_id: str = conf.get("bot_id", "B0BOT")
         self.bot_token: str | None = conf.get("bot_token")
+        self.scopes: list[str] = list(conf.get("scopes", MANIFEST_SCOPES))
         self.users: dict[str, dict[str, Any]] = dict(conf.get("users") or {})
         self.usergroups: dict[str, list[str]] = {
             k: list(v) for k, v in (conf.get("usergroups") or {}).items()
@@ -86,6 +100,7 @@ class SlackEmulator(Emulator):
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroup_users,
             "apps.connections.open": self._connections_open,
+            "conversations.info": self._conversations_info,
         }.items():
             self.route("*", f"/api/{method.replace('.', '[.]')}", self._api(method, handler))
         # after the known methods: Slack answers any other method name with HTTP 200
@@ -198,11 +213,13 @@ class SlackEmulator(Emulator):
                 return Response(200, {"ok": False, "error": "invalid_auth"})
             with self._state_lock:
                 self.calls[method] += 1
+            # Slack names the token's granted scopes on every answer to a bot token
+            headers = {} if method == "apps.connections.open" else self._scope_header()
             try:
                 body = handler(args)
             except _ApiError as exc:
-                return Response(200, {"ok": False, "error": str(exc)})
-            return Response(200, {"ok": True, **body})
+                return Response(200, {"ok": False, "error": str(exc)}, headers=headers)
+            return Response(200, {"ok": True, **body}, headers=headers)
 
         return serve
 
@@ -293,6 +310,20 @@ class SlackEmulator(Emulator):
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
         }
+
+    def _scope_header(self) -> dict[str, str]:
+        return {"x-oauth-scopes": ",".join(self.scopes)}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        if not channel:
+            raise _ApiError("channel_not_found")
+        info = None if self.channels is None else self.channels.get(channel)
+        if self.channels is not None and info is None:
+            raise _ApiError("channel_not_found")
+        member = True if info is None else bool(info.get("bot_member", True))
+        name = channel.lower() if info is None else str(info.get("name") or channel.lower())
+        return {"channel": {"id": channel, "name": name, "is_channel": True, "is_member": member}}
 
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel") or "")

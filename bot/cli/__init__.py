@@ -20,6 +20,23 @@ def build_app() -> typer.Typer:
     for module in (jobs, human, worker, runner, db, policy, doctor, slack, demo, eval_command):
         module.register(app)
 
+    def _print_version(value: bool) -> None:
+        if value:
+            typer.echo(f"steadfast {__version__}")
+            raise typer.Exit()
+
+    @app.callback()
+    def _root(
+        _version: bool = typer.Option(
+            False,
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ) -> None:
+        """A sandboxed, read-only support agent that lives in Slack."""
+
     @app.command()
     def version() -> None:
         """Print the version."""

@@ -1,14 +1,18 @@
-"""`steadfast doctor [--json]`: each configured dependency's health, latency, auth state and,
-when unhealthy, why. Exits 1 when any configured dependency is unhealthy."""
+"""`steadfast doctor [--json]`: each dependency's health, latency, auth state and, when
+unhealthy, why: the policy, the runner, the database (reachable, schema current), Slack
+(token, granted scopes, channel membership), the model API (key, model) and every
+integration. Exits 1 when anything required is down (`bot.ops.doctor` says what is)."""
 
 from __future__ import annotations
 
 import os
 
 import typer
+from pydantic import SecretStr
 from rich.table import Table
 
 from bot.cli.common import console, errors_to_exit, load_settings, print_json
+from bot.ops.doctor import database_check, model_check, slack_checks
 from bot.settings import Settings
 from bot.wiring import build_integrations
 from core.scrubber import Scrubber
@@ -78,6 +82,14 @@ def local_checks(loader: PolicyLoader, settings: Settings) -> list[Health]:
     return rows
 
 
+def mapped_channels(loader: PolicyLoader) -> list[str]:
+    """Every channel the policy names: tenants' intake channels and escalation routes."""
+    policy = loader.current()
+    found = {c for tenant in policy.tenants.values() for c in tenant.channels}
+    found |= {r.channel for r in policy.escalation.routes if r.channel}
+    return sorted(found)
+
+
 def run_doctor(integrations: Integrations) -> list[Health]:
     results = check_all(integrations)
     if integrations.vault is None:
@@ -98,11 +110,19 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         with errors_to_exit():
             loader = PolicyLoader(settings.policy)
+            scrubber = Scrubber()  # no secret in the settings reaches a detail line
+            for name, value in settings:
+                if isinstance(value, SecretStr):
+                    scrubber.register(name, value.get_secret_value())
             integrations = build_integrations(
-                settings, GateJudge(loader), Scrubber(), environ=dict(os.environ)
+                settings, GateJudge(loader), scrubber, environ=dict(os.environ)
             )
             try:
-                results = local_checks(loader, settings) + run_doctor(integrations)
+                results = local_checks(loader, settings)
+                results.append(database_check(settings, scrubber))
+                results += slack_checks(settings, mapped_channels(loader), scrubber)
+                results.append(model_check(settings, scrubber))
+                results += run_doctor(integrations)
             finally:
                 integrations.close()
         healthy = all(h.healthy for h in results)

@@ -13,7 +13,13 @@ from types import FrameType
 
 import typer
 
-from bot.cli.common import errors_to_exit, fail, load_settings, process_scrubber
+from bot.cli.common import (
+    errors_to_exit,
+    load_settings,
+    process_scrubber,
+    startup_policy,
+    usage_error,
+)
 from bot.metrics import Metrics
 from bot.ops.wiring import policy_check, start_health
 from bot.settings import Settings
@@ -22,6 +28,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.serve import HttpBot, SocketBot
 from bot.store import open_store
 from bot.store.store import Store
+from bot.worker.handlers import HandlerName
 from policy.loader import PolicyLoader
 
 log = logging.getLogger("steadfast.bot")
@@ -32,11 +39,30 @@ class Mode(StrEnum):
     http = "http"
 
 
-def _mode(value: str) -> Mode:
-    try:
-        return Mode(value)
-    except ValueError:
-        fail(f"--mode must be socket or http, not {value!r}")
+def require_slack(settings: Settings, mode: Mode) -> None:
+    """What the chosen mode needs, checked before anything touches the database or Slack."""
+    if settings.slack_bot_token is None:
+        usage_error(
+            "SLACK_BOT_TOKEN is not set: install the app (slack/manifest.yaml) and set its "
+            "bot token (xoxb-…)"
+        )
+    if mode == Mode.socket:
+        app_token = settings.slack_app_token
+        if app_token is None:
+            usage_error(
+                "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…, scope "
+                "connections:write); set it, or run with --mode http and SLACK_SIGNING_SECRET"
+            )
+        if not app_token.get_secret_value().startswith("xapp-"):
+            usage_error(
+                "SLACK_APP_TOKEN is not an app-level token (those start with xapp-); generate "
+                "one under Basic Information → App-Level Tokens with connections:write"
+            )
+    elif settings.slack_signing_secret is None:
+        usage_error(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request with it "
+            "(Basic Information → Signing Secret); set it, or run with --mode socket"
+        )
 
 
 def _logging(settings: Settings) -> None:
@@ -69,11 +95,14 @@ def _wait_for_signal() -> None:
 
 
 def _serve(
-    settings: Settings, store: Store, mode: Mode, host: str, port: int, workers: str | None
+    settings: Settings,
+    store: Store,
+    policy: PolicyLoader,
+    mode: Mode,
+    host: str,
+    port: int,
+    workers: str | None,
 ) -> None:
-    policy = PolicyLoader(settings.policy)
-    if policy.error:
-        log.warning("policy: %s (denying every command until it is fixed)", policy.error)
     metrics = Metrics()
     bot = build_bot(settings, store, policy, http=mode == Mode.http)
     bot.start_dispatcher()
@@ -114,47 +143,57 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def bot(
-        mode: str = typer.Option(
-            "socket",
+        mode: Mode = typer.Option(
+            Mode.socket,
             "--mode",
             envvar="STEADFAST_SLACK_MODE",
-            help="socket (SLACK_APP_TOKEN) or http (SLACK_SIGNING_SECRET) [env STEADFAST_SLACK_MODE].",
+            help="socket (SLACK_APP_TOKEN) or http (SLACK_SIGNING_SECRET).",
         ),
-        port: int = typer.Option(3000, "--port", envvar="PORT", help="HTTP mode port [env PORT]."),
+        port: int = typer.Option(3000, "--port", envvar="PORT", help="HTTP mode port."),
         host: str = typer.Option("0.0.0.0", "--host", help="HTTP mode bind address."),
     ) -> None:
         """Run the Slack bot: mentions in, operators' buttons and commands, the outbox out.
         Several bots may run: one at a time, elected through the database, sends the outbox."""
         settings = load_settings()
+        require_slack(settings, mode)
+        policy = startup_policy(settings)
         _logging(settings)
         with errors_to_exit():
             store = open_store(settings)
             try:
-                _serve(settings, store, _mode(mode), host, port, workers=None)
+                _serve(settings, store, policy, mode, host, port, workers=None)
             finally:
                 store.close()
 
     @app.command()
     def run(
-        mode: str = typer.Option(
-            "socket", "--mode", envvar="STEADFAST_SLACK_MODE", help="socket or http"
+        mode: Mode = typer.Option(
+            Mode.socket,
+            "--mode",
+            envvar="STEADFAST_SLACK_MODE",
+            help="socket (SLACK_APP_TOKEN) or http (SLACK_SIGNING_SECRET).",
         ),
         port: int = typer.Option(3000, "--port", envvar="PORT"),
         host: str = typer.Option("0.0.0.0", "--host"),
-        handler: str = typer.Option(
-            "agent", "--handler", envvar="STEADFAST_HANDLER", help="agent | scripted"
+        handler: HandlerName = typer.Option(
+            HandlerName.agent,
+            "--handler",
+            envvar="STEADFAST_HANDLER",
+            help="What runs each job: the model-driven agent, or a scripted stand-in.",
         ),
         concurrency: int = typer.Option(
-            None, "--concurrency", "-c", min=1, help="Jobs at once [env STEADFAST_CONCURRENCY]."
+            None, "--concurrency", "-c", min=1, help="Jobs at once \\[env STEADFAST_CONCURRENCY]."
         ),
     ) -> None:
         """Bot and workers in one process (small installs). SIGTERM: stop taking work, finish
         the current steps, release them, exit."""
         settings = load_settings(concurrency=concurrency)
+        require_slack(settings, mode)
+        policy = startup_policy(settings)
         _logging(settings)
         with errors_to_exit():
             store = open_store(settings)
             try:
-                _serve(settings, store, _mode(mode), host, port, workers=handler)
+                _serve(settings, store, policy, mode, host, port, workers=handler)
             finally:
                 store.close()

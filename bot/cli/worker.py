@@ -11,13 +11,13 @@ from types import FrameType
 import typer
 
 from bot import waits
-from bot.cli.common import errors_to_exit, load_settings, process_scrubber
+from bot.cli.common import errors_to_exit, load_settings, process_scrubber, startup_policy
 from bot.metrics import Metrics
 from bot.ops.wiring import policy_check, start_health
 from bot.slack.notifier import SlackNotifier
 from bot.store import open_store
 from bot.worker import Worker, build_handler
-from policy.loader import PolicyLoader
+from bot.worker.handlers import HandlerName
 
 log = logging.getLogger("steadfast.worker")
 
@@ -28,13 +28,16 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def worker(
         concurrency: int = typer.Option(
-            None, "--concurrency", "-c", min=1, help="Jobs at once [env STEADFAST_CONCURRENCY]."
+            None, "--concurrency", "-c", min=1, help="Jobs at once \\[env STEADFAST_CONCURRENCY]."
         ),
         name: str = typer.Option(
-            None, "--name", help="Worker name in leases and events [env STEADFAST_WORKER_NAME]."
+            None, "--name", help="Worker name in leases and events \\[env STEADFAST_WORKER_NAME]."
         ),
-        handler: str = typer.Option(
-            "agent", "--handler", envvar="STEADFAST_HANDLER", help="agent | scripted"
+        handler: HandlerName = typer.Option(
+            HandlerName.agent,
+            "--handler",
+            envvar="STEADFAST_HANDLER",
+            help="What runs each job: the model-driven agent, or a scripted stand-in.",
         ),
         until_idle: bool = typer.Option(
             False, "--until-idle", help="Exit when the queue is empty and no job is running."
@@ -45,12 +48,12 @@ def register(app: typer.Typer) -> None:
         scrubber = process_scrubber(settings)
         worker_name = settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
         metrics = Metrics()
+        policy_loader = startup_policy(settings)  # before the database: exit 2 on a bad path
         with errors_to_exit():
             store = open_store(settings)
             try:
                 # Slack-born jobs report through outbox rows that `steadfast bot` sends;
                 # for CLI jobs (no channel) the Slack notifier writes nothing.
-                policy_loader = PolicyLoader(settings.policy)
                 job_handler = build_handler(
                     handler,
                     settings,

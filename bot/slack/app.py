@@ -86,18 +86,24 @@ def build_bot(
         update_interval=update_interval,
         lease_ttl=settings.sender_lease_ttl_seconds,
     )
-    app = App(
-        client=client,
-        signing_secret=(
-            settings.slack_signing_secret.get_secret_value()
-            if settings.slack_signing_secret
-            else None
-        ),
-        request_verification_enabled=http,
-        process_before_response=True,
-        token_verification_enabled=True,
-        raise_error_for_unhandled_request=False,
-    )
+    try:
+        app = App(
+            client=client,
+            signing_secret=(
+                settings.slack_signing_secret.get_secret_value()
+                if settings.slack_signing_secret
+                else None
+            ),
+            request_verification_enabled=http,
+            process_before_response=True,
+            token_verification_enabled=True,
+            raise_error_for_unhandled_request=False,
+        )
+    except (SlackClientError, OSError) as exc:  # Bolt's own auth.test; URLError is an OSError
+        raise SlackConfigError(
+            f"cannot verify the bot token at {settings.slack_api_url}: {exc}; check "
+            "SLACK_BOT_TOKEN and SLACK_API_URL (`steadfast doctor` checks both)"
+        ) from exc
     try:
         bot_user_id = client.auth_test().get("user_id")
     except SlackClientError as exc:

@@ -54,8 +54,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(url, pool_size)
-    if backend == "postgresql":
-        if parsed.get_driver_name() != "psycopg":
+    if backend in ("postgresql", "postgres"):
+        # postgres:// and postgresql:// (what Heroku, RDS consoles and libpq print) and any
+        # other driver name all mean psycopg 3, the one PostgreSQL driver installed
+        if parsed.drivername != "postgresql+psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
         return sa.create_engine(
             parsed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 
 from bot.errors import ConfigError
 from bot.handler import JobHandler
@@ -14,7 +15,15 @@ from bot.worker.scripted import ScriptedHandler
 from core.scrubber import Scrubber
 from policy.source import PolicySource
 
-KNOWN = ("scripted", "agent")
+
+class HandlerName(StrEnum):
+    """The names `--handler` accepts (the CLI refuses others before opening the database)."""
+
+    agent = "agent"
+    scripted = "scripted"
+
+
+KNOWN = tuple(h.value for h in HandlerName)
 
 
 def build_handler(

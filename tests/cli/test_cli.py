@@ -135,14 +135,14 @@ def test_worker_runs_jobs_until_idle(cli: Cli) -> None:
     assert "by cli-w" in timeline
 
 
-def test_unknown_handler_is_a_clear_error(cli: Cli) -> None:
-    result = cli("worker", "--handler", "nope", code=1)
-    assert "unknown handler 'nope'" in result.stderr
+def test_unknown_handler_is_a_clear_usage_error(cli: Cli) -> None:
+    result = cli("worker", "--handler", "nope", code=2)
+    assert "'nope' is not one of 'agent', 'scripted'" in result.stderr
 
 
 def test_bad_database_url_is_a_clear_error() -> None:
     c = Cli("mysql://nobody@127.0.0.1/x")
-    assert "unsupported database 'mysql'" in c("jobs", code=1).stderr
+    assert "unsupported database 'mysql'" in c("jobs", code=2).stderr
 
 
 def test_empty_sqlite_file_is_migrated_automatically(sqlite_url: str) -> None:
@@ -173,14 +173,14 @@ def test_console_entry_point(sqlite_url: str) -> None:
 
 
 def test_an_integration_error_is_a_message_not_a_traceback(tmp_path) -> None:
-    """A configuration mistake found while wiring the integrations is a message and exit 1."""
+    """A configuration mistake found while wiring the integrations is a message and exit 2."""
     env = {
         "STEADFAST_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
         "STEADFAST_PLATFORM_APIS": json.dumps({"platform": "http://127.0.0.1:9"}),
         "STEADFAST_PLATFORM_API_AUTH": json.dumps({"platform": "basic:nope"}),
     }
     result = CliRunner().invoke(build_app(), ["doctor", "--json"], env=env)
-    assert result.exit_code == 1, (result.stdout, result.exception)
+    assert result.exit_code == 2, (result.stdout, result.exception)
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "must start with 'env:' or 'vault:'" in result.stderr
 
@@ -206,6 +206,8 @@ def test_the_cli_handler_turns_an_integration_error_into_exit_1() -> None:
     with pytest.raises(typer.Exit) as info, errors_to_exit():
         raise NotConfigured("Vault is not configured: set VAULT_ADDR")
     assert info.value.exit_code == 1
+
+
 def test_show_and_replay_link_each_confirmed_fact_to_its_step(cli: Cli, store: Store) -> None:
     job = cli.json("submit", "checkout is slow")["id"]
     claimed = store.claim("w", lease_ttl=30)

@@ -133,11 +133,17 @@ def test_rate_limit_and_overload(emulator):
         assert ask(c).type == "message"  # the faults were one-shot
 
 
-def test_unknown_path_is_an_error_envelope(emulator):
+def test_unknown_model_is_an_error_envelope(emulator):
     # errors: 404 not_found_error in the same envelope
     with client(emulator) as c, pytest.raises(anthropic.NotFoundError) as info:
-        c.models.retrieve("claude-none")
+        c.models.retrieve("gpt-none")
     assert info.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+
+
+def test_models_retrieve_answers_the_sdk(emulator):
+    with client(emulator) as c:
+        info = c.models.retrieve("claude-sonnet-5-5")
+    assert (info.type, info.id) == ("model", "claude-sonnet-5-5")
 
 
 def test_main_has_help():

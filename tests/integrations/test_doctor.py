@@ -37,6 +37,7 @@ def env_for(vault, kube, platform, loki, token_file, tmp_path):
         "PLATFORM_TOKEN": "platform-demo-token",
         "STEADFAST_LOKI_URL": loki.url,
         "STEADFAST_POLICY": str(policy),
+        "STEADFAST_DATABASE_URL": f"sqlite:///{tmp_path / 'not-yet.db'}",
         "STEADFAST_VAULT_TIMEOUT_SECONDS": "1",
         "STEADFAST_HTTP_TIMEOUT_SECONDS": "1",
     }
@@ -52,7 +53,17 @@ def test_doctor_json_reports_every_dependency(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     deps = {d["dependency"]: d for d in report["dependencies"]}
-    assert set(deps) == {"policy", "runner", "vault", "kubernetes", "http:platform", "logs:loki"}
+    assert set(deps) == {
+        "policy",
+        "runner",
+        "database",
+        "slack",
+        "model",
+        "vault",
+        "kubernetes",
+        "http:platform",
+        "logs:loki",
+    }
     assert deps["runner"]["detail"].split()[0] in ("bwrap", "plain")
     assert report["healthy"] and all(d["healthy"] for d in deps.values())
     assert "token TTL" in deps["vault"]["auth"]
