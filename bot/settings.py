@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # --- ops -----------------------------------------------------------------------------
     health_port: int | None = Field(None, description="serve /healthz, /readyz, /metrics here")
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] | None = Field(
+        None, description="json or text; unset: text on a terminal, JSON otherwise"
+    )
 
     @property
     def heartbeat_interval(self) -> float:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated, Literal
+
 import typer
 
 from bot import __version__
@@ -16,6 +19,23 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+
+    @app.callback()
+    def _global(
+        log_format: Annotated[
+            Literal["json", "text"] | None,
+            typer.Option(
+                "--log-format",
+                help="log lines as json or text (default: text on a terminal, else JSON)",
+                envvar="STEADFAST_LOG_FORMAT",
+            ),
+        ] = None,
+    ) -> None:
+        # Settings read the environment (the one place they do), so the flag goes there; the
+        # subprocesses a command starts (runner, demo stack) inherit it too.
+        if log_format is not None:
+            os.environ["STEADFAST_LOG_FORMAT"] = log_format
+
     for module in (jobs, human, worker, runner, db, policy, doctor, slack, demo):
         module.register(app)
 

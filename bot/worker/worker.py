@@ -20,6 +20,7 @@ from bot.model import Event, EventKind, Job, JobStatus, Lease
 from bot.settings import Settings
 from bot.store import Store
 from bot.worker.context import LeasedContext, Run
+from core import logcontext
 
 log = logging.getLogger("steadfast.worker")
 
@@ -183,6 +184,12 @@ class Worker:
 
     # --- one job ----------------------------------------------------------------------------
     def _run_job(self, run: Run) -> None:
+        # Every line logged for this job, here or deep in an adapter, carries these fields.
+        fields = {"job_id": run.job.id, "tenant": run.job.ticket.tenant, "worker": self.name}
+        with logcontext.bind(**fields, step=None):
+            self._run_bound(run)
+
+    def _run_bound(self, run: Run) -> None:
         job_id = run.job.id
         try:
             self._execute(run)

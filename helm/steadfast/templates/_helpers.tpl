@@ -76,6 +76,8 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ printf "%s/policy.yaml" .Values.policy.mountPath | quote }}
 - name: STEADFAST_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+- name: STEADFAST_LOG_FORMAT
+  value: {{ .Values.logFormat | quote }}
 {{ include "steadfast.secretEnv" (dict "root" . "env" "STEADFAST_DATABASE_URL" "ref" .Values.secrets.databaseUrl) }}
 {{ include "steadfast.secretEnv" (dict "root" . "env" "SLACK_BOT_TOKEN" "ref" .Values.secrets.slackBotToken) }}
 {{- range $k, $v := .Values.env }}
