@@ -17,6 +17,12 @@ class Metrics:
         self.step_latency = Histogram(
             "steadfast_step_seconds", "Time of one job step", ["kind"], registry=r
         )
+        self.cost_usd = Counter(
+            "steadfast_model_cost_usd_total",
+            "Model spend in US dollars (settings' price table) by tenant",
+            ["tenant"],
+            registry=r,
+        )
         self.model_tokens = Counter(
             "steadfast_model_tokens_total", "Model tokens", ["direction"], registry=r
         )

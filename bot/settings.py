@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.cost import DEFAULT_PRICES, ModelPrice
+
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
@@ -45,6 +47,11 @@ class Settings(BaseSettings):
     model: str = "claude-sonnet-5-5"  # a current Sonnet; 4.5 is deprecated in the SDK
     model_timeout_seconds: float = 120.0
     model_max_tokens: int = 4096
+    model_prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description='JSON: {"model-prefix": {"input": 3, "output": 15, "cache_read": 0.3, '
+        '"cache_write": 3.75}} in USD per million tokens; replaces the default table',
+    )
     model_retry_attempts: int = Field(6, ge=1, description="tries per model call, first included")
     model_retry_base_seconds: float = Field(1.0, gt=0, description="first backoff; doubles")
     model_retry_max_seconds: float = Field(60.0, gt=0, description="longest single backoff")

@@ -11,6 +11,7 @@ from bot.agent.refreshes import RefreshEvents
 from bot.agent.retry import RetryPolicy
 from bot.agent.score import PastTickets
 from bot.agent.toolbox import Clients, CommandSandbox, SandboxRunner, Toolbox
+from bot.cost import PriceTable
 from bot.metrics import Metrics
 from bot.notify import Notifier, NullNotifier
 from bot.settings import Settings
@@ -22,6 +23,7 @@ def agent_config(settings: Settings) -> AgentConfig:
     return AgentConfig(
         model=settings.model,
         max_tokens=settings.model_max_tokens,
+        prices=PriceTable(settings.model_prices),
         retry=RetryPolicy(
             attempts=settings.model_retry_attempts,
             base_seconds=settings.model_retry_base_seconds,

@@ -35,6 +35,7 @@ from bot.agent.steps import StepEnv, Waiting, run_call
 from bot.agent.toolbox import Toolbox
 from bot.agent.tools import SubmitHandoff, ToolInputError, parse_input, tool_definitions
 from bot.agent.versions import policy_digest, request_versions
+from bot.cost import PriceTable
 from bot.errors import LeaseLost, StopRequested
 from bot.handler import HandlerResult, JobContext
 from bot.handoff.model import Handoff
@@ -64,6 +65,7 @@ class AgentConfig:
         )
     )
     context_tokens: int = 150_000
+    prices: PriceTable = field(default_factory=PriceTable)
 
 
 class AgentHandler:
@@ -267,6 +269,8 @@ class AgentHandler:
         self, env: StepEnv, handoff: Handoff, base: dict[str, Any] | None = None
     ) -> HandlerResult:
         handoff = Handoff.model_validate(self.scrubber.scrub_obj(handoff.model_dump()))
+        cost = self.config.prices.of_events(env.ctx.events, self.config.model)
+        handoff = handoff.model_copy(update={"cost_usd": round(cost.usd, 6)})
         score = handoff.score.model_dump() if handoff.score is not None else {}
         env.ctx.append(EventKind.ESCALATION_SCORE, {**score, "verdict": handoff.verdict, **(base or {})})
         env.ctx.append(EventKind.HANDOFF, handoff.model_dump())
@@ -366,6 +370,8 @@ class AgentHandler:
                 self.metrics.model_tokens.labels(direction.removesuffix("_tokens")).inc(
                     int(usage.get(direction) or 0)
                 )
+            spent = self.config.prices.cost(self.config.model, usage)
+            self.metrics.cost_usd.labels(tenant=env.tenant or "").inc(spent.usd)
         content = [_clean_block(b) for b in raw.get("content") or []]
         return {
             "step": history.steps,
@@ -373,6 +379,7 @@ class AgentHandler:
             "content": self.scrubber.scrub_obj(content),
             "stop_reason": raw.get("stop_reason"),
             "usage": _usage(raw.get("usage") or {}),
+            "model": self.config.model,  # prices the call (bot.cost) if the setting changes
             "latency_ms": round(latency * 1000, 1),
             "prefix": _digest(messages),
         }
