@@ -10,6 +10,7 @@ from bot.agent.model import AnthropicModel, ModelClient
 from bot.agent.refreshes import RefreshEvents
 from bot.agent.retry import RetryPolicy
 from bot.agent.score import PastTickets
+from bot.agent.spend import SpendSource
 from bot.agent.toolbox import Clients, CommandSandbox, SandboxRunner, Toolbox
 from bot.cost import PriceTable
 from bot.metrics import Metrics
@@ -73,6 +74,7 @@ def build_agent(
         notifier or NullNotifier(),
         past=store,
         metrics=metrics,
+        spend=store if isinstance(store, SpendSource) else None,
     )
 
 

@@ -31,6 +31,7 @@ from bot.agent.model import ModelClient, ModelRequest
 from bot.agent.prompt import system_blocks
 from bot.agent.retry import RetryNotice, RetryPolicy, call_with_retries
 from bot.agent.score import PastTickets
+from bot.agent.spend import OverBudget, SpendSource, over_daily_budget
 from bot.agent.steps import StepEnv, Waiting, run_call
 from bot.agent.toolbox import Toolbox
 from bot.agent.tools import SubmitHandoff, ToolInputError, parse_input, tool_definitions
@@ -83,6 +84,7 @@ class AgentHandler:
         past: PastTickets | None = None,
         metrics: Metrics | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        spend: SpendSource | None = None,
     ) -> None:
         self.config = config
         self.model = model
@@ -92,6 +94,7 @@ class AgentHandler:
         self.past: PastTickets = past if past is not None else NoHistory()
         self.metrics = metrics
         self.sleep = sleep
+        self.spend = spend  # None: no daily budget is enforced
         self.tools = tool_definitions()
 
     def close(self) -> None:
@@ -141,6 +144,10 @@ class AgentHandler:
                 limit = exhausted(history, env.policy.budgets)
                 if limit is not None:
                     return self._stop(env, history, limit.describe(), {"budget": limit.budget})
+                over = self._over_budget(env)
+                if over is not None:
+                    ctx.append(EventKind.BUDGET_EXCEEDED, over.to_dict())
+                    return self._stop(env, history, over.describe(), {"budget": "tenant_daily_usd"})
                 if history.last_input_tokens > self.config.context_tokens:
                     data = compaction(history)
                     if data is not None:
@@ -412,6 +419,17 @@ class AgentHandler:
             )
         return HandlerResult(
             status=JobStatus.FAILED, error_kind="model_rejected", error_message=message
+        )
+
+    def _over_budget(self, env: StepEnv) -> OverBudget | None:
+        if self.spend is None:
+            return None
+        return over_daily_budget(
+            self.spend,
+            env.tenant,
+            env.policy.budgets.tenant_daily_usd,
+            self.config.prices,
+            self.config.model,
         )
 
     def _stop(

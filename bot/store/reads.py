@@ -83,3 +83,14 @@ def oldest_queued(conn: sa.Connection) -> datetime | None:
     # aggregate results bypass the column type on SQLite
     parsed = datetime.fromisoformat(oldest) if isinstance(oldest, str) else oldest
     return parsed.replace(tzinfo=UTC)
+
+
+def tenant_model_responses(conn: sa.Connection, tenant: str, since: datetime) -> list[sa.Row[Any]]:
+    """Model responses recorded since `since` for the tenant's jobs (the daily budget)."""
+    query = (
+        sa.select(job_events)
+        .join(jobs, jobs.c.id == job_events.c.job_id)
+        .where(jobs.c.tenant == tenant, job_events.c.kind == "model_response")
+        .where(job_events.c.at >= since)
+    )
+    return list(conn.execute(query))

@@ -207,6 +207,11 @@ class Store:
         with self._read() as conn:
             return [event_from_row(r) for r in reads.events(conn, job_id, after_seq, kinds)]
 
+    def tenant_model_responses(self, tenant: str, since: datetime) -> list[Event]:
+        """The tenant's model responses since `since`, every job (`bot.agent.spend`)."""
+        with self._read() as conn:
+            return [event_from_row(r) for r in reads.tenant_model_responses(conn, tenant, since)]
+
     def counts_by_status(self) -> dict[JobStatus, int]:
         with self._read() as conn:
             return reads.counts_by_status(conn)

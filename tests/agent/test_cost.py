@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -10,8 +11,10 @@ from bot.cost import DEFAULT_PRICES, ModelPrice, PriceTable
 from bot.handoff.model import Handoff
 from bot.handoff.render_slack import handoff_footer
 from bot.handoff.render_text import render_text
-from bot.model import Event, EventKind
+from bot.model import Event, EventKind, JobStatus
 from bot.settings import Settings
+from tests.agent.conftest import Kit, make_policy
+from tests.agent.fakes import FakeContext, make_job
 
 
 def _response(seq: int, usage: dict[str, int], model: str | None = None) -> Event:
@@ -84,3 +87,46 @@ def test_handoff_footer_and_text_show_the_cost() -> None:
             0
         ]["text"]
     )
+
+
+class _Spent:
+    """A `SpendSource` holding the tenant's earlier responses today."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.asked: list[tuple[str, datetime]] = []
+
+    def tenant_model_responses(self, tenant: str, since: datetime) -> list[Event]:
+        self.asked.append((tenant, since))
+        return self.events
+
+
+def test_daily_budget_escalates_instead_of_calling_the_model(kit: Kit) -> None:
+    kit.policy = make_policy(budgets={"tenant_daily_usd": 1.0})
+    agent = kit.agent()
+    agent.spend = _Spent([_response(1, {"output_tokens": 100_000}, model="claude-sonnet-5-5")])
+    job = make_job("checkout is down scenario:ten-step")
+    ctx = FakeContext(replace(job, ticket=replace(job.ticket, tenant="acme")))
+    result = agent.run(ctx)
+    assert result.status == JobStatus.ESCALATED
+    assert not ctx.of("model_request")  # $1.50 already spent today: no call at all
+    (over,) = ctx.of(EventKind.BUDGET_EXCEEDED)
+    assert over.data == {"tenant": "acme", "spent_usd": 1.5, "limit_usd": 1.0}
+    handoff = Handoff.model_validate(ctx.of("handoff")[-1].data)
+    assert handoff.verdict == "escalated" and "daily budget" in handoff.summary
+    tenant, since = agent.spend.asked[0]
+    assert tenant == "acme" and (since.hour, since.minute) == (0, 0)
+
+
+def test_under_budget_the_run_goes_on_and_the_handoff_carries_its_cost(kit: Kit) -> None:
+    kit.policy = make_policy(budgets={"tenant_daily_usd": 100.0})
+    agent = kit.agent()
+    agent.spend = _Spent([])
+    job = make_job("checkout is down scenario:ten-step")
+    ctx = FakeContext(replace(job, ticket=replace(job.ticket, tenant="acme")))
+    agent.run(ctx)
+    assert not ctx.of(EventKind.BUDGET_EXCEEDED) and ctx.of("model_request")
+    handoff = Handoff.model_validate(ctx.of("handoff")[-1].data)
+    expected = PriceTable().of_events(ctx.events, "claude-sonnet-5-5").usd
+    assert handoff.cost_usd is not None and handoff.cost_usd == pytest.approx(expected, abs=1e-6)
+    assert handoff.cost_usd > 0
