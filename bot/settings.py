@@ -131,6 +131,11 @@ class Settings(BaseSettings):
 
     # --- ops -----------------------------------------------------------------------------
     health_port: int | None = Field(None, description="serve /healthz, /readyz, /metrics here")
+    db_metrics: bool = Field(
+        True,
+        description="export the database-derived gauges (jobs by status, queue, outbox, human "
+        "waits) from this process; turn on in exactly one (the chart: the bot)",
+    )
     log_level: str = "INFO"
     log_format: Literal["json", "text"] | None = Field(
         None, description="json or text; unset: text on a terminal, JSON otherwise"

@@ -353,6 +353,7 @@ class AgentHandler:
             )
             if self.metrics is not None:
                 self.metrics.retries.labels("model").inc()
+                self.metrics.model_errors.labels(kind=kind).inc()
             text = f"{_RETRY_TEXT[kind]}; retry is safe; backing off {notice.wait_seconds:.0f} s"
             self.notifier.progress(
                 env.ctx,
@@ -367,6 +368,7 @@ class AgentHandler:
         latency = time.perf_counter() - started
         if self.metrics is not None:
             self.metrics.step_latency.labels("model").observe(latency)
+            self.metrics.model_latency.observe(latency)
             usage = raw.get("usage") or {}
             for direction in (
                 "input_tokens",
@@ -393,6 +395,8 @@ class AgentHandler:
 
     def _fail_or_stop(self, env: StepEnv, history: History, exc: ModelError) -> HandlerResult:
         message = self.scrubber.scrub(str(exc))
+        if self.metrics is not None:  # the call that ended the retries (those counted above)
+            self.metrics.model_errors.labels(kind=getattr(exc, "kind", type(exc).__name__)).inc()
         if isinstance(exc, ModelAuthFailed):
             env.ctx.append(
                 EventKind.ERROR, {"kind": "model_auth", "message": message, "status": exc.status}

@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack import home
 from bot.slack.errors import SlackConfigError
@@ -73,13 +74,16 @@ def build_bot(
     *,
     http: bool,
     update_interval: float = 1.0,
+    metrics: Metrics | None = None,
 ) -> SlackBot:
     """Build the bot. `http=True` verifies signatures (HTTP mode); Socket Mode needs none."""
     if http and settings.slack_signing_secret is None:
         raise SlackConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode cannot verify Slack")
     client = web_client(settings)
     # the dispatcher gets a client of its own: its rate-limit waits must not stall listeners
-    dispatcher = OutboxDispatcher(store, web_client(settings), update_interval=update_interval)
+    dispatcher = OutboxDispatcher(
+        store, web_client(settings), update_interval=update_interval, metrics=metrics
+    )
     app = App(
         client=client,
         signing_secret=(

@@ -221,6 +221,18 @@ class Store:
             oldest = reads.oldest_queued(conn)
         return None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
 
+    def oldest_waiting_human_seconds(self) -> float | None:
+        with self._read() as conn:
+            oldest = reads.oldest_waiting_human(conn)
+        return None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+
+    def outbox_backlog(self) -> tuple[int, float | None]:
+        """Unsent outbox posts and the oldest one's age in seconds."""
+        with self._read() as conn:
+            count, oldest = reads.outbox_backlog(conn)
+        age = None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+        return count, age
+
     # --- workers ----------------------------------------------------------------------------
     def claim(self, owner: str, *, lease_ttl: float) -> tuple[Job, Lease] | None:
         """Take the oldest queued job: status running, attempts+1, fence+1, lease set,

@@ -209,6 +209,7 @@ class Worker:
 
     def _execute(self, run: Run) -> None:
         job_id = run.job.id
+        started = time.monotonic()
         ctx = LeasedContext(
             self.store,
             run,
@@ -222,6 +223,7 @@ class Worker:
         except StopRequested as stop:
             target = _STOP_TARGET.get(stop.reason, JobStatus.QUEUED)
             self.store.finish(run.lease, target, reason=stop.reason)
+            self._observe(target, started)
             return
         except (LeaseLost, StoreError):
             raise
@@ -230,8 +232,19 @@ class Worker:
             error = {"kind": type(exc).__name__, "message": str(exc)[:500], "retryable": False}
             self.store.append(run.lease, EventKind.ERROR, error)
             self.store.finish(run.lease, JobStatus.FAILED, error=error, reason="handler error")
+            self._observe(JobStatus.FAILED, started)
             return
         self._record(run, result)
+        self._observe(result.status, started)
+
+    def _observe(self, status: JobStatus, started: float) -> None:
+        """One job run ended in `status` (waiting_human and queued are pauses, not outcomes,
+        and are counted too: an alert on failures divides by all runs)."""
+        if self.metrics is not None:
+            self.metrics.job_outcomes.labels(status=status.value).inc()
+            self.metrics.job_duration.labels(status=status.value).observe(
+                time.monotonic() - started
+            )
 
     def _record(self, run: Run, result: HandlerResult) -> None:
         error = None
