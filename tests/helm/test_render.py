@@ -10,7 +10,10 @@ import pytest
 from tests.helm.conftest import CHART, KUBE_VERSION, VALUE_SETS, Manifest, Render, run_helm
 
 # Custom resources have no schema in kubernetes-validate; these are the only ones we render.
-KNOWN_CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+KNOWN_CRDS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),  # shape checked in test_observability.py
+}
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
