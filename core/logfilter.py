@@ -44,9 +44,9 @@ def make_formatter(log_format: LogFormat) -> logging.Formatter:
     if log_format == "json":
         # One object per line; the job fields ride along as extra keys (ContextFilter).
         return JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            timestamp=False,
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",  # ISO 8601, UTC
         )
     if log_format == "text":
         return TextFormatter(FORMAT)
