@@ -62,6 +62,7 @@ class EventKind(enum.StrEnum):
     WAIT_REMINDER = "wait_reminder"  # waited `waits.remind_after` for a human; thread reminded
     WAIT_EXPIRED = "wait_expired"  # waited `waits.give_up_after`; the job escalates
     TOKEN_REFRESHED = "token_refreshed"  # an integration renewed or re-read its credentials
+    BUDGET_EXCEEDED = "budget_exceeded"  # the tenant's daily spend is used up; the job escalates
 
 
 class OperatorAction(enum.StrEnum):

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.cost import DEFAULT_PRICES, ModelPrice
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -48,6 +50,11 @@ class Settings(BaseSettings):
     model: str = "claude-sonnet-5-5"  # a current Sonnet; 4.5 is deprecated in the SDK
     model_timeout_seconds: float = 120.0
     model_max_tokens: int = 4096
+    model_prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description='JSON: {"model-prefix": {"input": 3, "output": 15, "cache_read": 0.3, '
+        '"cache_write": 3.75}} in USD per million tokens; replaces the default table',
+    )
     model_retry_attempts: int = Field(6, ge=1, description="tries per model call, first included")
     model_retry_base_seconds: float = Field(1.0, gt=0, description="first backoff; doubles")
     model_retry_max_seconds: float = Field(60.0, gt=0, description="longest single backoff")
@@ -135,7 +142,15 @@ class Settings(BaseSettings):
 
     # --- ops -----------------------------------------------------------------------------
     health_port: int | None = Field(None, description="serve /healthz, /readyz, /metrics here")
+    db_metrics: bool = Field(
+        True,
+        description="export the database-derived gauges (jobs by status, queue, outbox, human "
+        "waits) from this process; turn on in exactly one (the chart: the bot)",
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    log_format: Literal["json", "text"] | None = Field(
+        None, description="json or text; unset: text on a terminal, JSON otherwise"
+    )
 
     @field_validator("platform_apis", "platform_api_auth", mode="before")
     @classmethod

@@ -5,8 +5,13 @@ headers, which is both a leak risk and noise."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterable
-from typing import IO
+from typing import IO, Literal
+
+from pythonjsonlogger.json import JsonFormatter
+
+from core.logcontext import FIELDS, ContextFilter
 
 # Loggers of the SDKs we call; kept at WARNING (or quieter) whatever STEADFAST_LOG_LEVEL says.
 THIRD_PARTY = (
@@ -23,6 +28,38 @@ THIRD_PARTY = (
     "websockets",
 )
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+LogFormat = Literal["json", "text"]
+
+
+class TextFormatter(logging.Formatter):
+    """The classic line, with the job fields appended as `key=value` when a job is bound."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = " ".join(f"{k}={getattr(record, k)}" for k in FIELDS if hasattr(record, k))
+        return f"{line} [{extra}]" if extra else line
+
+
+def make_formatter(log_format: LogFormat) -> logging.Formatter:
+    if log_format == "json":
+        # One object per line; the job fields ride along as extra keys (ContextFilter).
+        return JsonFormatter(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",  # ISO 8601, UTC
+        )
+    if log_format == "text":
+        return TextFormatter(FORMAT)
+    raise ValueError(f"unknown log format {log_format!r}; use json or text")
+
+
+def default_format(stream: IO[str] | None = None) -> LogFormat:
+    """Text for a person at a terminal, JSON for a log collector."""
+    target = stream if stream is not None else sys.stderr
+    try:
+        return "text" if target.isatty() else "json"
+    except (AttributeError, ValueError):
+        return "json"
 
 
 class ScrubbingFilter(logging.Filter):
@@ -55,11 +92,13 @@ def configure_logging(
     *,
     stream: IO[str] | None = None,
     quiet: Iterable[str] = THIRD_PARTY,
+    log_format: LogFormat | None = None,
 ) -> logging.Handler:
     """Set the root level and make every root handler scrub its records: the one added here
     (stderr unless `stream`) or, like `logging.basicConfig`, the ones already there when no
     stream is asked for (a second call adds no duplicate handler). Hold the `quiet` loggers at
-    WARNING or above. Returns the handler added or found."""
+    WARNING or above. `log_format` (json or text; None: text on a terminal, else JSON) sets
+    the formatter of the handler added here. Returns the handler added or found."""
     root = logging.getLogger()
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
@@ -69,11 +108,13 @@ def configure_logging(
         handlers = list(root.handlers)
     else:
         handlers = [logging.StreamHandler(stream)]
-        handlers[0].setFormatter(logging.Formatter(FORMAT))
+        handlers[0].setFormatter(make_formatter(log_format or default_format(stream)))
         root.addHandler(handlers[0])
     for handler in handlers:
         if not any(isinstance(f, ScrubbingFilter) for f in handler.filters):
             handler.addFilter(ScrubbingFilter(scrub))
+        if not any(isinstance(f, ContextFilter) for f in handler.filters):
+            handler.addFilter(ContextFilter())
     for name in quiet:
         logger = logging.getLogger(name)
         logger.setLevel(max(numeric, logging.WARNING))

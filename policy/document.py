@@ -130,6 +130,11 @@ class Budgets(_Strict):
     steps: int = 40
     wall_seconds: float = 900
     tokens: int = 400_000
+    tenant_daily_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="a tenant's model spend per UTC day; past it jobs escalate, not spend",
+    )
     drift_after_seconds: float = Field(
         default=1800, description="re-check state after a wait this long"
     )

@@ -10,7 +10,9 @@ from bot.agent.model import AnthropicModel, ModelClient
 from bot.agent.refreshes import RefreshEvents
 from bot.agent.retry import RetryPolicy
 from bot.agent.score import PastTickets
+from bot.agent.spend import SpendSource
 from bot.agent.toolbox import Clients, CommandSandbox, SandboxRunner, Toolbox
+from bot.cost import PriceTable
 from bot.metrics import Metrics
 from bot.notify import Notifier, NullNotifier
 from bot.settings import Settings
@@ -22,6 +24,7 @@ def agent_config(settings: Settings) -> AgentConfig:
     return AgentConfig(
         model=settings.model,
         max_tokens=settings.model_max_tokens,
+        prices=PriceTable(settings.model_prices),
         retry=RetryPolicy(
             attempts=settings.model_retry_attempts,
             base_seconds=settings.model_retry_base_seconds,
@@ -71,6 +74,7 @@ def build_agent(
         notifier or NullNotifier(),
         past=store,
         metrics=metrics,
+        spend=store if isinstance(store, SpendSource) else None,
     )
 
 

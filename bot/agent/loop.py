@@ -31,10 +31,12 @@ from bot.agent.model import ModelClient, ModelRequest
 from bot.agent.prompt import system_blocks
 from bot.agent.retry import RetryNotice, RetryPolicy, call_with_retries
 from bot.agent.score import PastTickets
+from bot.agent.spend import OverBudget, SpendSource, over_daily_budget
 from bot.agent.steps import StepEnv, Waiting, run_call
 from bot.agent.toolbox import Toolbox
 from bot.agent.tools import SubmitHandoff, ToolInputError, parse_input, tool_definitions
 from bot.agent.versions import policy_digest, request_versions
+from bot.cost import PriceTable
 from bot.errors import LeaseLost, StopRequested
 from bot.handler import HandlerResult, JobContext
 from bot.handoff.model import Handoff
@@ -64,6 +66,7 @@ class AgentConfig:
         )
     )
     context_tokens: int = 150_000
+    prices: PriceTable = field(default_factory=PriceTable)
 
 
 class AgentHandler:
@@ -81,6 +84,7 @@ class AgentHandler:
         past: PastTickets | None = None,
         metrics: Metrics | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        spend: SpendSource | None = None,
     ) -> None:
         self.config = config
         self.model = model
@@ -90,6 +94,7 @@ class AgentHandler:
         self.past: PastTickets = past if past is not None else NoHistory()
         self.metrics = metrics
         self.sleep = sleep
+        self.spend = spend  # None: no daily budget is enforced
         self.tools = tool_definitions()
 
     def close(self) -> None:
@@ -139,6 +144,10 @@ class AgentHandler:
                 limit = exhausted(history, env.policy.budgets)
                 if limit is not None:
                     return self._stop(env, history, limit.describe(), {"budget": limit.budget})
+                over = self._over_budget(env)
+                if over is not None:
+                    ctx.append(EventKind.BUDGET_EXCEEDED, over.to_dict())
+                    return self._stop(env, history, over.describe(), {"budget": "tenant_daily_usd"})
                 if history.last_input_tokens > self.config.context_tokens:
                     data = compaction(history)
                     if data is not None:
@@ -267,6 +276,8 @@ class AgentHandler:
         self, env: StepEnv, handoff: Handoff, base: dict[str, Any] | None = None
     ) -> HandlerResult:
         handoff = Handoff.model_validate(self.scrubber.scrub_obj(handoff.model_dump()))
+        cost = self.config.prices.of_events(env.ctx.events, self.config.model)
+        handoff = handoff.model_copy(update={"cost_usd": round(cost.usd, 6)})
         score = handoff.score.model_dump() if handoff.score is not None else {}
         env.ctx.append(EventKind.ESCALATION_SCORE, {**score, "verdict": handoff.verdict, **(base or {})})
         env.ctx.append(EventKind.HANDOFF, handoff.model_dump())
@@ -342,6 +353,7 @@ class AgentHandler:
             )
             if self.metrics is not None:
                 self.metrics.retries.labels("model").inc()
+                self.metrics.model_errors.labels(kind=kind).inc()
             text = f"{_RETRY_TEXT[kind]}; retry is safe; backing off {notice.wait_seconds:.0f} s"
             self.notifier.progress(
                 env.ctx,
@@ -363,6 +375,7 @@ class AgentHandler:
         latency = time.perf_counter() - started
         if self.metrics is not None:
             self.metrics.step_latency.labels("model").observe(latency)
+            self.metrics.model_latency.observe(latency)
             usage = raw.get("usage") or {}
             for direction in (
                 "input_tokens",
@@ -373,6 +386,8 @@ class AgentHandler:
                 self.metrics.model_tokens.labels(direction.removesuffix("_tokens")).inc(
                     int(usage.get(direction) or 0)
                 )
+            spent = self.config.prices.cost(self.config.model, usage)
+            self.metrics.cost_usd.labels(tenant=env.tenant or "").inc(spent.usd)
         content = [_clean_block(b) for b in raw.get("content") or []]
         return {
             "step": history.steps,
@@ -380,12 +395,15 @@ class AgentHandler:
             "content": self.scrubber.scrub_obj(content),
             "stop_reason": raw.get("stop_reason"),
             "usage": _usage(raw.get("usage") or {}),
+            "model": self.config.model,  # prices the call (bot.cost) if the setting changes
             "latency_ms": round(latency * 1000, 1),
             "prefix": _digest(messages),
         }
 
     def _fail_or_stop(self, env: StepEnv, history: History, exc: ModelError) -> HandlerResult:
         message = self.scrubber.scrub(str(exc))
+        if self.metrics is not None:  # the call that ended the retries (those counted above)
+            self.metrics.model_errors.labels(kind=getattr(exc, "kind", type(exc).__name__)).inc()
         if isinstance(exc, ModelAuthFailed):
             env.ctx.append(
                 EventKind.ERROR, {"kind": "model_auth", "message": message, "status": exc.status}
@@ -412,6 +430,17 @@ class AgentHandler:
             )
         return HandlerResult(
             status=JobStatus.FAILED, error_kind="model_rejected", error_message=message
+        )
+
+    def _over_budget(self, env: StepEnv) -> OverBudget | None:
+        if self.spend is None:
+            return None
+        return over_daily_budget(
+            self.spend,
+            env.tenant,
+            env.policy.budgets.tenant_daily_usd,
+            self.config.prices,
+            self.config.model,
         )
 
     def _stop(

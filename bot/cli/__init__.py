@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated, Literal
+
 import typer
 
 from bot import __version__
@@ -34,8 +37,20 @@ def build_app() -> typer.Typer:
             is_eager=True,
             help="Print the version and exit.",
         ),
+        log_format: Annotated[
+            Literal["json", "text"] | None,
+            typer.Option(
+                "--log-format",
+                help="log lines as json or text (default: text on a terminal, else JSON)",
+                envvar="STEADFAST_LOG_FORMAT",
+            ),
+        ] = None,
     ) -> None:
         """A sandboxed, read-only support agent that lives in Slack."""
+        # Settings read the environment (the one place they do), so the flag goes there; the
+        # subprocesses a command starts (runner, demo stack) inherit it too.
+        if log_format is not None:
+            os.environ["STEADFAST_LOG_FORMAT"] = log_format
 
     @app.command()
     def version() -> None:

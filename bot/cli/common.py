@@ -106,7 +106,7 @@ def process_scrubber(settings: Settings) -> Scrubber:
     for name, value in settings:
         if isinstance(value, SecretStr):
             scrubber.register(name, value.get_secret_value())
-    configure_logging(settings.log_level, scrubber.scrub)
+    configure_logging(settings.log_level, scrubber.scrub, log_format=settings.log_format)
     return scrubber
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bot import timeline
 from bot.cli.common import console, errors_to_exit, load_settings, print_json
+from bot.cost import PriceTable
 from bot.model import MAX_TICKET_CHARS, Job, JobStatus, OperatorAction, Ticket
 from bot.store import Store, open_store
 from bot.store.views import status_record, status_text
@@ -153,9 +154,11 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def show(job_id: str = typer.Argument(..., metavar="JOB"), json_: bool = JSON_OPT) -> None:
         """Show one job's status record."""
+        settings = load_settings()
+        prices = PriceTable(settings.model_prices)
         with _store() as store, errors_to_exit():
             job = store.get(job_id)
-            record = status_record(store, job)
+            record = status_record(store, job, prices=prices, default_model=settings.model)
         if json_:
             print_json(record)
             return
@@ -168,6 +171,11 @@ def register(app: typer.Typer) -> None:
                 for seen in v:
                     typer.echo(f"  {_versions_line(seen)}")
                 continue
+            if k == "cost":
+                v = (
+                    f"${v['usd']:.4f} ({v['input_tokens']} in, {v['output_tokens']} out, "
+                    f"{v['cache_read_tokens']} cache read, {v['cache_write_tokens']} cache write)"
+                )
             if isinstance(v, dict | list):
                 v = json.dumps(v) if v else "-"
             typer.echo(f"{k:<{width}}  {'-' if v is None else v}")

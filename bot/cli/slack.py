@@ -104,7 +104,7 @@ def _serve(
     workers: str | None,
 ) -> None:
     metrics = Metrics()
-    bot = build_bot(settings, store, policy, http=mode == Mode.http)
+    bot = build_bot(settings, store, policy, http=mode == Mode.http, metrics=metrics)
     bot.start_dispatcher()
     front = _front_door(bot, settings, mode, host, port)
     health = start_health(settings, metrics, store, policy_loaded=policy_check(policy))

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
+from bot.cost import Cost, PriceTable
 from bot.demo.stack import Stack
 from bot.model import EventKind
 from bot.store import Store
@@ -40,6 +41,7 @@ class DemoReport:
     # run_command calls the runner executed: command, is_error and what the model read
     commands: list[dict[str, Any]] = field(default_factory=list)
     handoff: dict[str, Any] | None = None  # HANDOFF_KEYS of the job's last handoff
+    cost: Cost = field(default_factory=Cost)  # the model calls, priced by the default table
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class DemoReport:
             "slack": self.slack,
             "commands": self.commands,
             "handoff": self.handoff,
+            "cost": self.cost.as_dict(),
         }
 
 
@@ -153,6 +156,7 @@ def build_report(
         slack={"ticket_thread": ticket_thread, "oncall_thread": oncall_thread},
         commands=commands,
         handoff=handoff,
+        cost=PriceTable().of_events(events, default_model=""),
     )
 
 
@@ -215,6 +219,7 @@ def show(report: DemoReport, console: Console) -> None:
                     f"retries {report.retries} · blocked actions {report.blocked} · "
                     f"degraded: {', '.join(report.degraded) or 'none'}",
                     f"resume: {resume}",
+                    report.cost.line(),
                     f"replay: STEADFAST_DATABASE_URL={report.database_url} "
                     f"steadfast replay {report.job_id}",
                 ]

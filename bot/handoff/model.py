@@ -71,6 +71,7 @@ class Handoff(BaseModel):
     score: Score | None = None
     tenant: str | None = None
     replay: str = ""  # the command that replays the trace
+    cost_usd: float | None = None  # the model calls' cost up to the handoff (bot.cost)
 
     @field_validator("confirmed", mode="before")
     @classmethod

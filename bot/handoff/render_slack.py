@@ -136,7 +136,10 @@ def handoff_blocks(handoff: Handoff) -> list[Block]:
 
 def handoff_footer(handoff: Handoff, *, feedback: bool = True) -> list[Block]:
     tail: list[Block] = [
-        context(f"Job `{handoff.job_id}` · replay the trace: `{handoff.replay_command()}`")
+        context(
+            f"Job `{handoff.job_id}` · replay the trace: `{handoff.replay_command()}`"
+            + (f" · cost ${handoff.cost_usd:.4f}" if handoff.cost_usd is not None else "")
+        )
     ]
     if feedback:
         tail.append(

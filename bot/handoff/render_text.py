@@ -56,4 +56,6 @@ def render_text(handoff: Handoff, *, width: int = 100) -> str:
     if score:
         lines += ["", score]
     lines += ["", f"Replay: {handoff.replay_command()}"]
+    if handoff.cost_usd is not None:
+        lines.append(f"Cost: ${handoff.cost_usd:.4f}")
     return "\n".join(lines)

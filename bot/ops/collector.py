@@ -1,4 +1,9 @@
-"""Fill the job gauges (`steadfast_jobs`, queue depth, oldest queued age) from the store on scrape.
+"""Fill the database-derived gauges (`steadfast_jobs`, queue depth and oldest queued age,
+outbox backlog and oldest unsent age, longest human wait) from the store on scrape.
+
+They describe the whole deployment, so exactly one process should export them (otherwise
+`sum()` counts them once per pod): `STEADFAST_DB_METRICS` (default on) says whether this process
+registers the collector; the chart turns it on for the bot only.
 
 Only the database knows these numbers for the whole deployment, so every scrape asks it. The
 collector takes the three gauges out of the registry and re-exposes them itself: a collector
@@ -29,9 +34,13 @@ class JobCounts(Protocol):
 
     def oldest_queued_age_seconds(self) -> float | None: ...
 
+    def oldest_waiting_human_seconds(self) -> float | None: ...
+
+    def outbox_backlog(self) -> tuple[int, float | None]: ...
+
 
 class StoreCollector(Collector):
-    """Refresh `metrics.jobs`, `metrics.queue_depth`, `metrics.oldest_queued_age` per scrape.
+    """Refresh the database-derived gauges of `metrics` per scrape.
 
     At most one query per `min_interval` seconds however many scrapers there are. When the
     store fails the last values stay and `steadfast_dependency_up{dependency="database"}` is 0.
@@ -51,11 +60,18 @@ class StoreCollector(Collector):
         self._clock = clock
         self._lock = threading.Lock()
         self._last: float | None = None
-        self._gauges = (metrics.jobs, metrics.queue_depth, metrics.oldest_queued_age)
+        self._gauges = (
+            metrics.jobs,
+            metrics.queue_depth,
+            metrics.oldest_queued_age,
+            metrics.outbox_backlog,
+            metrics.outbox_oldest_age,
+            metrics.human_wait_oldest,
+        )
         self._registered = False
 
     def register(self) -> StoreCollector:
-        """Swap the three gauges in `metrics.registry` for this collector. Idempotent."""
+        """Swap the gauges in `metrics.registry` for this collector. Idempotent."""
         if not self._registered:
             registry = self.metrics.registry
             for gauge in self._gauges:
@@ -85,6 +101,8 @@ class StoreCollector(Collector):
             try:
                 counts = self.store.counts_by_status()
                 oldest = self.store.oldest_queued_age_seconds()
+                waiting = self.store.oldest_waiting_human_seconds()
+                backlog, backlog_age = self.store.outbox_backlog()
             except Exception as exc:  # a scrape must still answer while the database is down
                 log.warning("job metrics not refreshed: %s", type(exc).__name__)
                 self.metrics.dependency_up.labels(dependency="database").set(0)
@@ -93,6 +111,9 @@ class StoreCollector(Collector):
                 self.metrics.jobs.labels(status=status.value).set(counts.get(status, 0))
             self.metrics.queue_depth.set(counts.get(JobStatus.QUEUED, 0))
             self.metrics.oldest_queued_age.set(oldest or 0.0)
+            self.metrics.human_wait_oldest.set(waiting or 0.0)
+            self.metrics.outbox_backlog.set(backlog)
+            self.metrics.outbox_oldest_age.set(backlog_age or 0.0)
             self.metrics.dependency_up.labels(dependency="database").set(1)
             return True
 

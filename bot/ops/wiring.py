@@ -60,7 +60,8 @@ def start_health(
     """
     if settings.health_port is None:
         return None
-    StoreCollector(metrics, store).register()
+    if settings.db_metrics:  # one process exports the deployment-wide gauges
+        StoreCollector(metrics, store).register()
     checks: dict[str, Check] = {"database": store.ping, "policy": policy_loaded}
     checks.update(extra_checks or {})
     return HealthServer(settings.health_port, metrics, checks, host=host, scrub=scrub).start()

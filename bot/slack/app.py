@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack import home
 from bot.slack.errors import SlackConfigError
@@ -73,6 +74,7 @@ def build_bot(
     *,
     http: bool,
     update_interval: float = 1.0,
+    metrics: Metrics | None = None,
 ) -> SlackBot:
     """Build the bot. `http=True` verifies signatures (HTTP mode); Socket Mode needs none."""
     if http and settings.slack_signing_secret is None:
@@ -85,6 +87,7 @@ def build_bot(
         web_client(settings),
         update_interval=update_interval,
         lease_ttl=settings.sender_lease_ttl_seconds,
+        metrics=metrics,
     )
     try:
         app = App(

@@ -43,6 +43,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.errors import LeadershipLost
+from bot.metrics import Metrics
 from bot.model import OutboxMessage, OutboxState
 from bot.store.leases import SENDER, LeaderLease
 from bot.store.store import Store
@@ -89,9 +90,11 @@ class OutboxDispatcher:
         lease_ttl: float | None = None,
         holder: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.client = client
+        self.metrics = metrics  # steadfast_slack_errors_total by Slack's error code
         self.update_interval = update_interval
         self.poll_interval = poll_interval
         self.lease_ttl = lease_ttl
@@ -236,6 +239,7 @@ class OutboxDispatcher:
         except SlackApiError as exc:
             return self._api_error(row, exc)
         except (SlackClientError, OSError) as exc:
+            self._count_error(type(exc).__name__)
             # the outcome is unknown: leave it `sending`, verify against Slack on the next pass
             log.warning("outbox %s: %s; will verify before resending", row.key, exc)
             self._backoff[row.key] = self.clock() + 1.0
@@ -256,9 +260,14 @@ class OutboxDispatcher:
         self._last_update[row.payload.get("_update_of") or row.key] = self.clock()
         self.sent += 1
 
+    def _count_error(self, kind: str) -> None:
+        if self.metrics is not None:
+            self.metrics.slack_errors.labels(kind=kind).inc()
+
     def _api_error(self, row: OutboxMessage, exc: SlackApiError) -> int:
         error = str(exc.response.get("error") or "")
         status = exc.response.status_code
+        self._count_error(error or f"http_{status}")
         if error in DONE_ERRORS:
             self._mark_sent(row, row.payload.get("timestamp"), row.payload.get("channel"))
             return 1

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.model import JobStatus
-from bot.store.schema import job_events, jobs
+from bot.store.schema import job_events, jobs, outbox
 
 _NEWEST_FIRST = (jobs.c.created_at.desc(), jobs.c.id.desc())
 
@@ -75,11 +75,44 @@ def counts_by_status(conn: sa.Connection) -> dict[JobStatus, int]:
 
 
 def oldest_queued(conn: sa.Connection) -> datetime | None:
-    oldest = conn.execute(
-        sa.select(sa.func.min(jobs.c.created_at)).where(jobs.c.status == JobStatus.QUEUED.value)
-    ).scalar()
+    return _min_time(
+        conn,
+        sa.select(sa.func.min(jobs.c.created_at)).where(jobs.c.status == JobStatus.QUEUED.value),
+    )
+
+
+def oldest_waiting_human(conn: sa.Connection) -> datetime | None:
+    """When the longest-waiting job entered waiting_human (its row last changed then)."""
+    return _min_time(
+        conn,
+        sa.select(sa.func.min(jobs.c.updated_at)).where(
+            jobs.c.status == JobStatus.WAITING_HUMAN.value
+        ),
+    )
+
+
+def outbox_backlog(conn: sa.Connection) -> tuple[int, datetime | None]:
+    """Unsent posts (pending or sending) and when the oldest was written."""
+    unsent = outbox.c.state.in_(["pending", "sending"])
+    count = conn.execute(sa.select(sa.func.count()).where(unsent)).scalar() or 0
+    return int(count), _min_time(conn, sa.select(sa.func.min(outbox.c.created_at)).where(unsent))
+
+
+def _min_time(conn: sa.Connection, query: sa.Select[Any]) -> datetime | None:
+    oldest = conn.execute(query).scalar()
     if oldest is None or oldest.tzinfo is not None:
         return oldest
     # aggregate results bypass the column type on SQLite
     parsed = datetime.fromisoformat(oldest) if isinstance(oldest, str) else oldest
     return parsed.replace(tzinfo=UTC)
+
+
+def tenant_model_responses(conn: sa.Connection, tenant: str, since: datetime) -> list[sa.Row[Any]]:
+    """Model responses recorded since `since` for the tenant's jobs (the daily budget)."""
+    query = (
+        sa.select(job_events)
+        .join(jobs, jobs.c.id == job_events.c.job_id)
+        .where(jobs.c.tenant == tenant, job_events.c.kind == "model_response")
+        .where(job_events.c.at >= since)
+    )
+    return list(conn.execute(query))

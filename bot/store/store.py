@@ -217,6 +217,11 @@ class Store:
         with self._read() as conn:
             return [event_from_row(r) for r in reads.events(conn, job_id, after_seq, kinds)]
 
+    def tenant_model_responses(self, tenant: str, since: datetime) -> list[Event]:
+        """The tenant's model responses since `since`, every job (`bot.agent.spend`)."""
+        with self._read() as conn:
+            return [event_from_row(r) for r in reads.tenant_model_responses(conn, tenant, since)]
+
     def counts_by_status(self) -> dict[JobStatus, int]:
         with self._read() as conn:
             return reads.counts_by_status(conn)
@@ -225,6 +230,18 @@ class Store:
         with self._read() as conn:
             oldest = reads.oldest_queued(conn)
         return None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+
+    def oldest_waiting_human_seconds(self) -> float | None:
+        with self._read() as conn:
+            oldest = reads.oldest_waiting_human(conn)
+        return None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+
+    def outbox_backlog(self) -> tuple[int, float | None]:
+        """Unsent outbox posts and the oldest one's age in seconds."""
+        with self._read() as conn:
+            count, oldest = reads.outbox_backlog(conn)
+        age = None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+        return count, age
 
     # --- workers ----------------------------------------------------------------------------
     def claim(self, owner: str, *, lease_ttl: float) -> tuple[Job, Lease] | None:

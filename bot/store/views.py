@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.cost import PriceTable
 from bot.model import Event, EventKind, Job, JobStatus
 from bot.store.store import Store
 
@@ -69,8 +70,12 @@ def versions_seen(events: list[Event]) -> list[dict[str, Any]]:
     return seen
 
 
-def status_record(store: Store, job: Job) -> dict[str, Any]:
-    """The status record of `steadfast show --json` (stable keys; add, never rename)."""
+def status_record(
+    store: Store, job: Job, *, prices: PriceTable | None = None, default_model: str = ""
+) -> dict[str, Any]:
+    """The status record of `steadfast show --json` (stable keys; add, never rename).
+    `cost` prices the job's model responses with `prices` (default: the built-in table);
+    responses that do not name their model are priced as `default_model`."""
     t = job.ticket
     events = store.events(
         job.id, kinds=[EventKind.MODEL_REQUEST, EventKind.TOOL_CALL, EventKind.STEP]
@@ -109,6 +114,9 @@ def status_record(store: Store, job: Job) -> dict[str, Any]:
         "lease_expired_seconds": None if late is None else round(late, 1),
         "versions": versions_seen(events),
         "handoff": latest_handoff(store, job.id),
+        "cost": (prices or PriceTable())
+        .of_events(store.events(job.id, kinds=[EventKind.MODEL_RESPONSE]), default_model)
+        .as_dict(),
     }
 
 

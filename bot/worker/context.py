@@ -11,6 +11,7 @@ from bot.errors import LeaseLost, StopRequested
 from bot.metrics import Metrics
 from bot.model import Event, EventKind, Job, Lease, outbox_key
 from bot.store import Store
+from core import logcontext
 
 
 @dataclass
@@ -70,6 +71,8 @@ class LeasedContext:
             self._run.lost = True
             raise
         self._events.append(event)
+        if data and "step" in data:  # log lines from here on say which step they belong to
+            logcontext.set_field("step", data["step"])
         if self._metrics is not None:
             now = time.perf_counter()
             self._metrics.step_latency.labels(kind=kind).observe(now - self._last_step)

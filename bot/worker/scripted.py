@@ -8,6 +8,7 @@ so a crash repeats at most the one step in flight and a recorded step never runs
 
 from __future__ import annotations
 
+import logging
 import time
 
 from bot.handler import HandlerResult, JobContext
@@ -18,6 +19,7 @@ _OUTCOMES = {
     "escalated": (JobStatus.ESCALATED, "escalated"),
     "failed": (JobStatus.FAILED, None),
 }
+log = logging.getLogger(__name__)
 
 
 def parse_directives(text: str) -> dict[str, str]:
@@ -32,6 +34,8 @@ class ScriptedHandler:
 
     def run(self, ctx: JobContext) -> HandlerResult:
         opts = parse_directives(ctx.job.ticket.text)
+        # Ticket text is user input and may hold a pasted credential: the log filter scrubs it.
+        log.info("scripted run of %r", ctx.job.ticket.text[:200])
         try:
             steps = int(opts.get("steps", self.default_steps))
             step_s = float(opts.get("step_ms", self.default_step_ms)) / 1000
@@ -63,6 +67,7 @@ class ScriptedHandler:
                 EventKind.STEP,
                 {"step": step, "of": steps, "worker": ctx.worker_name, "attempt": ctx.job.attempts},
             )
+            log.debug("step %d of %d done", step, steps)
         status, verdict = _OUTCOMES[outcome]
         if status == JobStatus.FAILED:
             return HandlerResult(

@@ -20,6 +20,7 @@ from bot.model import Event, EventKind, Job, JobStatus, Lease
 from bot.settings import Settings
 from bot.store import Store
 from bot.worker.context import LeasedContext, Run
+from core import logcontext
 
 log = logging.getLogger("steadfast.worker")
 
@@ -183,6 +184,12 @@ class Worker:
 
     # --- one job ----------------------------------------------------------------------------
     def _run_job(self, run: Run) -> None:
+        # Every line logged for this job, here or deep in an adapter, carries these fields.
+        fields = {"job_id": run.job.id, "tenant": run.job.ticket.tenant, "worker": self.name}
+        with logcontext.bind(**fields, step=None):
+            self._run_bound(run)
+
+    def _run_bound(self, run: Run) -> None:
         job_id = run.job.id
         try:
             self._execute(run)
@@ -202,6 +209,7 @@ class Worker:
 
     def _execute(self, run: Run) -> None:
         job_id = run.job.id
+        started = time.monotonic()
         ctx = LeasedContext(
             self.store,
             run,
@@ -216,6 +224,7 @@ class Worker:
         except StopRequested as stop:
             target = _STOP_TARGET.get(stop.reason, JobStatus.QUEUED)
             self.store.finish(run.lease, target, reason=stop.reason)
+            self._observe(target, started)
             return
         except (LeaseLost, StoreError):
             raise
@@ -224,8 +233,19 @@ class Worker:
             error = {"kind": type(exc).__name__, "message": str(exc)[:500], "retryable": False}
             self.store.append(run.lease, EventKind.ERROR, error)
             self.store.finish(run.lease, JobStatus.FAILED, error=error, reason="handler error")
+            self._observe(JobStatus.FAILED, started)
             return
         self._record(run, result)
+        self._observe(result.status, started)
+
+    def _observe(self, status: JobStatus, started: float) -> None:
+        """One job run ended in `status` (waiting_human and queued are pauses, not outcomes,
+        and are counted too: an alert on failures divides by all runs)."""
+        if self.metrics is not None:
+            self.metrics.job_outcomes.labels(status=status.value).inc()
+            self.metrics.job_duration.labels(status=status.value).observe(
+                time.monotonic() - started
+            )
 
     def _record(self, run: Run, result: HandlerResult) -> None:
         error = None

@@ -51,7 +51,11 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     },
     "scaled-monitored": {
         "worker": {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 12}},
-        "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+        "metrics": {
+            "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
+            "prometheusRule": {"enabled": True, "labels": {"release": "prom"}},
+            "grafanaDashboard": {"enabled": True},
+        },
         "image": {"digest": "sha256:" + "a" * 64},
         "secrets": {"databaseUrl": {"name": "pg-app", "key": "uri"}},
     },

@@ -10,9 +10,10 @@ import pytest
 from tests.helm.conftest import CHART, KUBE_VERSION, VALUE_SETS, Manifest, Render, run_helm
 
 # Custom resources have no schema in kubernetes-validate; these are the only ones we render.
-# Their shape is checked in tests/helm/test_operations.py.
+# Their shape is checked in tests/helm/test_operations.py and test_observability.py.
 KNOWN_CRDS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("keda.sh/v1alpha1", "TriggerAuthentication"),
 }

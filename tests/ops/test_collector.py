@@ -7,9 +7,10 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot import __version__
 from bot.errors import StoreError
 from bot.metrics import Metrics
-from bot.model import JobStatus, Ticket
+from bot.model import JobStatus, OutboxState, Ticket, outbox_key
 from bot.ops import HealthServer, StoreCollector, start_health
 from bot.settings import Settings
 
@@ -20,6 +21,8 @@ class FakeStore:
         self.oldest: float | None = None
         self.queries = 0
         self.down = False
+        self.waiting: float | None = None
+        self.backlog: tuple[int, float | None] = (0, None)
 
     def counts_by_status(self) -> dict[JobStatus, int]:
         self.queries += 1
@@ -29,6 +32,12 @@ class FakeStore:
 
     def oldest_queued_age_seconds(self) -> float | None:
         return self.oldest
+
+    def oldest_waiting_human_seconds(self) -> float | None:
+        return self.waiting
+
+    def outbox_backlog(self) -> tuple[int, float | None]:
+        return self.backlog
 
     def ping(self) -> None:
         if self.down:
@@ -153,3 +162,80 @@ def test_gauges_follow_a_real_store(database_url: str) -> None:
         assert s[("steadfast_jobs", (("status", "running"),))] == 1
     finally:
         store.close()
+
+
+def test_outbox_backlog_and_human_waits_come_from_the_store() -> None:
+    metrics, store = Metrics(), FakeStore()
+    StoreCollector(metrics, store, min_interval=0).register()
+    store.backlog = (4, 95.0)
+    store.waiting = 7200.0
+    s = samples(metrics)
+    assert s[("steadfast_outbox_backlog", ())] == 4
+    assert s[("steadfast_outbox_oldest_age_seconds", ())] == 95.0
+    assert s[("steadfast_waiting_human_oldest_seconds", ())] == 7200.0
+
+
+def test_latency_buckets_reach_two_minutes_and_jobs_an_hour_and_build_info_is_set() -> None:
+    metrics = Metrics()
+    s = samples(metrics)
+    assert s[("steadfast_build_info", (("version", __version__),))] == 1
+    metrics.step_latency.labels(kind="model").observe(118)
+    metrics.model_latency.observe(118)
+    metrics.job_duration.labels(status="succeeded").observe(3500)
+    s = samples(metrics)
+    # a 118 s call lands in a finite bucket, not only +Inf
+    assert s[("steadfast_step_seconds_bucket", (("kind", "model"), ("le", "120.0")))] == 1
+    assert s[("steadfast_model_call_seconds_bucket", (("le", "120.0"),))] == 1
+    assert s[("steadfast_job_run_seconds_bucket", (("le", "3600.0"), ("status", "succeeded")))] == 1
+
+
+@pytest.mark.db
+def test_outbox_and_waiting_gauges_follow_a_real_store(database_url: str) -> None:
+    from bot.store.store import Store
+
+    store = Store(database_url)
+    try:
+        store.upgrade()
+        metrics = Metrics()
+        StoreCollector(metrics, store, min_interval=0).register()
+        store.submit(Ticket(text="a"), key="k1")
+        claimed = store.claim("w1", lease_ttl=30)
+        assert claimed is not None
+        job, lease = claimed
+        store.outbox_put(
+            outbox_key(job.id, "progress"),
+            "chat.postMessage",
+            {"channel": "C1", "text": "working"},
+            job_id=job.id,
+            purpose="progress",
+            lease=lease,
+        )
+        store.finish(lease, JobStatus.WAITING_HUMAN)
+        s = samples(metrics)
+        assert s[("steadfast_outbox_backlog", ())] == 1
+        assert s[("steadfast_outbox_oldest_age_seconds", ())] >= 0
+        assert s[("steadfast_jobs", (("status", "waiting_human"),))] == 1
+        assert s[("steadfast_waiting_human_oldest_seconds", ())] >= 0
+        store.outbox_mark(outbox_key(job.id, "progress"), OutboxState.SENT)
+        assert samples(metrics)[("steadfast_outbox_backlog", ())] == 0
+    finally:
+        store.close()
+
+
+def test_db_metrics_off_exports_no_deployment_gauges() -> None:
+    metrics, store = Metrics(), FakeStore()
+    server = start_health(
+        Settings(health_port=0, db_metrics=False),
+        metrics,
+        store,
+        policy_loaded=lambda: None,
+        host="127.0.0.1",
+    )
+    assert server is not None
+    try:
+        store.counts = {JobStatus.QUEUED: 3}
+        assert store.queries == 0 and ("steadfast_queue_depth", ()) in samples(metrics)
+        assert samples(metrics)[("steadfast_queue_depth", ())] == 0  # never filled here
+        assert store.queries == 0
+    finally:
+        server.stop()

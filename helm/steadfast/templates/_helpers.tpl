@@ -77,6 +77,8 @@ Slack (the worker writes outbox rows and the bot sends them). */}}
   value: {{ printf "%s/policy.yaml" .Values.policy.mountPath | quote }}
 - name: STEADFAST_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+- name: STEADFAST_LOG_FORMAT
+  value: {{ .Values.logFormat | quote }}
 {{ include "steadfast.secretEnv" (dict "root" . "env" "STEADFAST_DATABASE_URL" "ref" .Values.secrets.databaseUrl) }}
 {{- range $k, $v := .Values.env }}
 - name: {{ $k }}
