@@ -125,6 +125,17 @@ class Settings(BaseSettings):
     # --- ops -----------------------------------------------------------------------------
     health_port: int | None = Field(None, description="serve /healthz, /readyz, /metrics here")
     log_level: str = "INFO"
+    # OpenTelemetry's own variable names, so a collector sidecar's usual environment works
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=_env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", "STEADFAST_OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+        description="OTLP/HTTP base URL; traces go to <url>/v1/traces. Unset: tracing off",
+    )
+    otel_service_name: str | None = Field(
+        None, validation_alias=_env("OTEL_SERVICE_NAME", "STEADFAST_OTEL_SERVICE_NAME")
+    )
 
     @property
     def heartbeat_interval(self) -> float:

@@ -22,6 +22,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.serve import HttpBot, SocketBot
 from bot.store import open_store
 from bot.store.store import Store
+from bot.tracing import Tracing
 from policy.loader import PolicyLoader
 
 log = logging.getLogger("steadfast.bot")
@@ -75,7 +76,8 @@ def _serve(
     if policy.error:
         log.warning("policy: %s (denying every command until it is fixed)", policy.error)
     metrics = Metrics()
-    bot = build_bot(settings, store, policy, http=mode == Mode.http)
+    tracing = Tracing.from_settings(settings, service="steadfast-bot")
+    bot = build_bot(settings, store, policy, http=mode == Mode.http, tracing=tracing)
     bot.start_dispatcher()
     front = _front_door(bot, settings, mode, host, port)
     health = start_health(settings, metrics, store, policy_loaded=policy_check(policy))
@@ -92,9 +94,12 @@ def _serve(
             notifier=SlackNotifier(policy),
             metrics=metrics,
             environ=dict(os.environ),
+            tracing=tracing,
         )
         name = settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
-        worker = Worker.from_settings(settings, store, handler, name=name, metrics=metrics)
+        worker = Worker.from_settings(
+            settings, store, handler, name=name, metrics=metrics, tracing=tracing
+        )
         worker_thread = threading.Thread(target=worker.run, name="worker", daemon=True)
         worker_thread.start()
     try:
@@ -107,6 +112,7 @@ def _serve(
         bot.stop()
         if health is not None:
             health.stop()
+        tracing.shutdown()  # export the spans still buffered
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,8 @@ from rich.panel import Panel
 from bot.demo.stack import Stack
 from bot.model import EventKind
 from bot.store import Store
+from bot.tracing import trace_id_of
+from bot.tracing.carry import ticket_traceparent
 
 
 @dataclass
@@ -40,6 +42,7 @@ class DemoReport:
     # run_command calls the runner executed: command, is_error and what the model read
     commands: list[dict[str, Any]] = field(default_factory=list)
     handoff: dict[str, Any] | None = None  # HANDOFF_KEYS of the job's last handoff
+    trace_id: str | None = None  # the job's trace, from the Slack mention to the handoff
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +65,7 @@ class DemoReport:
             "slack": self.slack,
             "commands": self.commands,
             "handoff": self.handoff,
+            "trace_id": self.trace_id,
         }
 
 
@@ -153,6 +157,7 @@ def build_report(
         slack={"ticket_thread": ticket_thread, "oncall_thread": oncall_thread},
         commands=commands,
         handoff=handoff,
+        trace_id=trace_id_of(ticket_traceparent(events)),
     )
 
 
@@ -217,6 +222,7 @@ def show(report: DemoReport, console: Console) -> None:
                     f"resume: {resume}",
                     f"replay: STEADFAST_DATABASE_URL={report.database_url} "
                     f"steadfast replay {report.job_id}",
+                    f"trace: {report.trace_id or 'none (the intake did not trace the mention)'}",
                 ]
             ),
             title="Replay summary",

@@ -29,6 +29,7 @@ from bot.slack.operators import USAGE, Intent, OperatorDirectory, perform
 from bot.slack.outbox import OutboxDispatcher
 from bot.slack.stopped import StoppedJobs
 from bot.store.store import Store
+from bot.tracing import Tracing
 from policy.source import PolicySource
 
 log = logging.getLogger(__name__)
@@ -73,13 +74,16 @@ def build_bot(
     *,
     http: bool,
     update_interval: float = 1.0,
+    tracing: Tracing | None = None,
 ) -> SlackBot:
     """Build the bot. `http=True` verifies signatures (HTTP mode); Socket Mode needs none."""
     if http and settings.slack_signing_secret is None:
         raise SlackConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode cannot verify Slack")
     client = web_client(settings)
     # the dispatcher gets a client of its own: its rate-limit waits must not stall listeners
-    dispatcher = OutboxDispatcher(store, web_client(settings), update_interval=update_interval)
+    dispatcher = OutboxDispatcher(
+        store, web_client(settings), update_interval=update_interval, tracing=tracing
+    )
     app = App(
         client=client,
         signing_secret=(
@@ -103,6 +107,7 @@ def build_bot(
         bot_user_id=bot_user_id,
         may_answer=lambda user: directory.allowed(user, "answer"),
         on_outbox=dispatcher.wake,
+        tracing=tracing,
     )
     stopped = StoppedJobs(store, on_outbox=dispatcher.wake, policy=policy)
     bot = SlackBot(app, client, store, intake, directory, dispatcher, stopped)

@@ -29,11 +29,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.model import OutboxMessage, OutboxState
 from bot.store.store import Store
+from bot.tracing import Tracing
+from bot.tracing.carry import OUTBOX_DIRECTIVE
 from core.retry import parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -74,8 +77,10 @@ class OutboxDispatcher:
         update_interval: float = 1.0,
         poll_interval: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
+        self.tracing = tracing or Tracing.disabled()
         self.client = client
         self.update_interval = update_interval
         self.poll_interval = poll_interval
@@ -135,8 +140,19 @@ class OutboxDispatcher:
                 self.store.outbox_mark(row.key, OutboxState.SENT, error="superseded")
                 done += 1
                 continue
-            done += self._process(row)
+            done += self._traced(row)
         return done
+
+    def _traced(self, row: OutboxMessage) -> int:
+        """`_process` in an `outbox.send` span, in the trace of the job that queued the row."""
+        attributes = {
+            "steadfast.outbox.key": row.key,
+            "steadfast.outbox.method": row.method,
+            "steadfast.job.id": row.job_id,
+        }
+        parent = row.payload.get(OUTBOX_DIRECTIVE)
+        with self.tracing.span("outbox.send", attributes, parent=parent, kind=SpanKind.CLIENT):
+            return self._process(row)
 
     def _process(self, row: OutboxMessage) -> int:
         if row.state == OutboxState.SENDING and row.method == "chat.postMessage":

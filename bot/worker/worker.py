@@ -13,12 +13,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from opentelemetry.trace import SpanKind
+
 from bot.errors import LeaseLost, StopRequested, StoreError
 from bot.handler import HandlerResult, JobHandler
 from bot.metrics import Metrics
 from bot.model import Event, EventKind, Job, JobStatus, Lease
 from bot.settings import Settings
 from bot.store import Store
+from bot.tracing import Tracing
+from bot.tracing.carry import ticket_traceparent
 from bot.worker.context import LeasedContext, Run
 
 log = logging.getLogger("steadfast.worker")
@@ -40,8 +44,10 @@ class Worker:
         reap_interval: float = 1.0,
         metrics: Metrics | None = None,
         sweep: Callable[[], object] | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
+        self.tracing = tracing or Tracing.disabled()
         # Periodic upkeep beside the reaper (reminding and giving up on jobs that wait for a
         # human, `bot.waits.sweep`): jobs in waiting_human have no worker to watch them.
         self.sweep = sweep
@@ -70,6 +76,7 @@ class Worker:
         name: str,
         metrics: Metrics | None = None,
         sweep: Callable[[], object] | None = None,
+        tracing: Tracing | None = None,
     ) -> Worker:
         return cls(
             store,
@@ -82,6 +89,7 @@ class Worker:
             reap_interval=settings.reap_seconds,
             metrics=metrics,
             sweep=sweep,
+            tracing=tracing,
         )
 
     # --- control ----------------------------------------------------------------------------
@@ -201,6 +209,22 @@ class Worker:
             self._slots.release()
 
     def _execute(self, run: Run) -> None:
+        """One run of the job, in a `job.run` span joined to the trace its intake started
+        (the traceparent in its `ticket_received` event)."""
+        job = run.job
+        attributes = {
+            "steadfast.job.id": job.id,
+            "steadfast.job.attempt": job.attempts,
+            "steadfast.tenant": job.ticket.tenant,
+            "steadfast.worker": self.name,
+        }
+        with self.tracing.span(
+            "job.run", attributes, parent=ticket_traceparent(run.history), kind=SpanKind.CONSUMER
+        ) as span:
+            status = self._execute_run(run)
+            span.set_attribute("steadfast.job.status", status)
+
+    def _execute_run(self, run: Run) -> str:
         job_id = run.job.id
         ctx = LeasedContext(
             self.store,
@@ -209,13 +233,14 @@ class Worker:
             worker_name=self.name,
             shutdown=self._stopping,
             metrics=self.metrics,
+            tracing=self.tracing,
         )
         try:
             result = self.handler.run(ctx)
         except StopRequested as stop:
             target = _STOP_TARGET.get(stop.reason, JobStatus.QUEUED)
             self.store.finish(run.lease, target, reason=stop.reason)
-            return
+            return target.value
         except (LeaseLost, StoreError):
             raise
         except Exception as exc:
@@ -223,8 +248,9 @@ class Worker:
             error = {"kind": type(exc).__name__, "message": str(exc)[:500], "retryable": False}
             self.store.append(run.lease, EventKind.ERROR, error)
             self.store.finish(run.lease, JobStatus.FAILED, error=error, reason="handler error")
-            return
+            return JobStatus.FAILED.value
         self._record(run, result)
+        return result.status.value
 
     def _record(self, run: Run, result: HandlerResult) -> None:
         error = None
