@@ -167,7 +167,11 @@ class InProcessBot:
     """The Slack bot inside the harness: Socket Mode front door plus the outbox sender."""
 
     def __init__(
-        self, settings: Settings, store: Store, policy: PolicyLoader, tracing: Tracing
+        self,
+        settings: Settings,
+        store: Store,
+        policy: PolicyLoader,
+        tracing: Tracing | None = None,
     ) -> None:
         from bot.slack.app import build_bot  # Bolt loads only for the harnesses that use it
         from bot.slack.serve import SocketBot

@@ -109,7 +109,7 @@ class Tracing:
     def span(
         self,
         name: str,
-        attributes: Mapping[str, AttributeValue | None] | None = None,
+        attributes: Mapping[str, Any] | None = None,
         *,
         parent: str | None = None,
         kind: SpanKind = SpanKind.INTERNAL,

@@ -9,8 +9,8 @@ from bot.handler import JobHandler
 from bot.metrics import Metrics
 from bot.notify import Notifier
 from bot.settings import Settings
-from bot.tracing import Tracing
 from bot.store import Store
+from bot.tracing import Tracing
 from bot.worker.scripted import ScriptedHandler
 from core.scrubber import Scrubber
 from policy.source import PolicySource

@@ -59,14 +59,18 @@ def test_an_agent_run_is_one_trace_with_a_span_per_step_model_call_tool_and_gate
     assert first["gen_ai.usage.cache_creation.input_tokens"] == usage["cache_creation_input_tokens"]
     assert chats[-1].attributes["gen_ai.response.finish_reasons"] == ("tool_use",)
 
-    tools = [t for step in steps for t in children(spans, step) if t.name.startswith("execute_tool")]
+    tools = [
+        t for step in steps for t in children(spans, step) if t.name.startswith("execute_tool")
+    ]
     called = [e.data["name"] for e in ctx.of("tool_call") if e.data["name"] != "submit_handoff"]
     assert [t.attributes["gen_ai.tool.name"] for t in tools] == called
     blocked = [t for t in tools if t.attributes["steadfast.tool.outcome"] == "blocked"]
     assert len(blocked) == 1  # the kubectl delete the gate refused
     assert blocked[0].attributes["steadfast.tool.rule"] == ctx.of("tool_blocked")[0].data["rule"]
     gates = [g for t in tools for g in children(spans, t) if g.name == "gate.decide"]
-    assert len(gates) == len([t for t in tools if t.attributes["gen_ai.tool.name"] == "run_command"])
+    assert len(gates) == len(
+        [t for t in tools if t.attributes["gen_ai.tool.name"] == "run_command"]
+    )
     assert sorted(g.attributes["steadfast.gate.allowed"] for g in gates)[0] is False
     assert all("hunter2secret" not in str(s.attributes) for s in spans)
 

@@ -42,9 +42,7 @@ def traced(
     bot.start_dispatcher()
     server = HttpBot(bot, host="127.0.0.1", port=0).start()
     handler = ReportingHandler(SlackNotifier(FixedPolicy(policy)))
-    worker = Worker(
-        store, handler, name="w1", lease_ttl=5, poll=0.05, tracing=worker_tracing
-    )
+    worker = Worker(store, handler, name="w1", lease_ttl=5, poll=0.05, tracing=worker_tracing)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     yield server, bot_spans, worker_spans
@@ -78,9 +76,8 @@ def test_intake_run_and_posts_join_into_one_trace(
     intake = next(s for s in bot_spans.get_finished_spans() if s.name == "slack.mention")
     assert intake.parent is None and intake.attributes["steadfast.job.id"] == job.id
     trace_id = intake.context.trace_id if intake.context else None
-    assert ticket_traceparent(store.events(job.id)) == (
-        f"00-{trace_id:032x}-{_id(intake):016x}-01"
-    )
+    stored = str(ticket_traceparent(store.events(job.id)))
+    assert stored.split("-")[1:3] == [f"{trace_id:032x}", f"{_id(intake):016x}"]
 
     until(lambda: any(s.name == "job.run" for s in worker_spans.get_finished_spans()))
     worker = list(worker_spans.get_finished_spans())
@@ -90,7 +87,9 @@ def test_intake_run_and_posts_join_into_one_trace(
     assert run.attributes["steadfast.job.status"] == "succeeded"
 
     puts = {_id(s) for s in worker if s.name == "outbox.put"}
-    assert puts and all(s.parent and s.parent.span_id == _id(run) for s in worker if s.name == "outbox.put")
+    assert puts and all(
+        s.parent and s.parent.span_id == _id(run) for s in worker if s.name == "outbox.put"
+    )
     until(
         lambda: any(
             s.name == "outbox.send" and s.attributes["steadfast.outbox.key"] == handoff_key
