@@ -166,7 +166,10 @@ class Toolbox:
         with self.tracing.span("gate.decide", {"steadfast.tenant": tenant}) as span:
             decision = self.sandbox.decide(policy, args.command, tenant)
             span.set_attributes(
-                {"steadfast.gate.allowed": bool(decision.allowed), "steadfast.gate.rule": str(decision.rule)}
+                {
+                    "steadfast.gate.allowed": bool(decision.allowed),
+                    "steadfast.gate.rule": str(decision.rule),
+                }
             )
         tool_span.set_attribute("steadfast.tool.rule", str(decision.rule))
         if not decision.allowed:
