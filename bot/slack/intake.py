@@ -27,6 +27,7 @@ from bot.slack import messages
 from bot.slack.notifier import status_key, status_row
 from bot.store.store import Store
 from bot.tracing import Tracing
+from bot.tracing.carry import with_traceparent
 from bot.waits import open_wait
 from policy.source import PolicySource
 
@@ -149,7 +150,7 @@ class Intake:
             job, created = self.store.submit(
                 ticket,
                 key=mention_key(team, channel, ts),
-                posts=lambda job: self._acknowledgements(job, channel, ts),
+                posts=lambda job: self._acknowledgements(job, channel, ts, ticket.traceparent),
             )
             span.set_attributes({"steadfast.job.id": job.id, "steadfast.intake.created": created})
         self._on_outbox()
@@ -254,12 +255,16 @@ class Intake:
         self._on_outbox()
         return Outcome("refused", job.id)
 
-    def _acknowledgements(self, job: Job, channel: str, ts: str) -> list[OutboxPost]:
-        """The :eyes: on the mention and the status message, committed with the job."""
-        eyes = {"channel": channel, "timestamp": ts, "name": "eyes"}
+    def _acknowledgements(
+        self, job: Job, channel: str, ts: str, traceparent: str | None = None
+    ) -> list[OutboxPost]:
+        """The :eyes: on the mention and the status message, committed with the job (their
+        `outbox.send` spans join the intake's trace)."""
+        eyes = with_traceparent({"channel": channel, "timestamp": ts, "name": "eyes"}, traceparent)
         posts = [OutboxPost(outbox_key(job.id, "eyes"), "reactions.add", eyes, purpose="eyes")]
         row = status_row(job)
         if row is not None:
+            row = with_traceparent(row, traceparent)
             posts.append(OutboxPost(status_key(job.id), "chat.postMessage", row, purpose="status"))
         return posts
 

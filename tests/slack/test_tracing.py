@@ -103,5 +103,11 @@ def test_intake_run_and_posts_join_into_one_trace(
     )
     assert send.context is not None and send.context.trace_id == trace_id
     assert send.parent is not None and send.parent.span_id in puts
+    eyes = next(
+        s
+        for s in bot_spans.get_finished_spans()
+        if s.name == "outbox.send" and s.attributes["steadfast.outbox.key"] == f"{job.id}:eyes"
+    )
+    assert eyes.parent is not None and eyes.parent.span_id == _id(intake)
     # what Slack received carries no trace directive
     assert all("_traceparent" not in str(m) for m in slack.messages(PAY, message["ts"]))
