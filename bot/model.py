@@ -89,6 +89,8 @@ class Ticket:
     user: str | None = None
     tenant: str | None = None
     parent_job_id: str | None = None
+    # W3C traceparent of the intake's span; kept in the `ticket_received` event, not a column
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,6 +152,18 @@ class Settings(BaseSettings):
         None, description="json or text; unset: text on a terminal, JSON otherwise"
     )
 
+    # OpenTelemetry's own variable names, so a collector sidecar's usual environment works
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=_env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", "STEADFAST_OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+        description="OTLP/HTTP base URL; traces go to <url>/v1/traces. Unset: tracing off",
+    )
+    otel_service_name: str | None = Field(
+        None, validation_alias=_env("OTEL_SERVICE_NAME", "STEADFAST_OTEL_SERVICE_NAME")
+    )
+
     @field_validator("platform_apis", "platform_api_auth", mode="before")
     @classmethod
     def _json_object(cls, value: Any) -> Any:

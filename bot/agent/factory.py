@@ -16,6 +16,7 @@ from bot.cost import PriceTable
 from bot.metrics import Metrics
 from bot.notify import Notifier, NullNotifier
 from bot.settings import Settings
+from bot.tracing import Tracing
 from core.scrubber import Scrubber
 from policy.source import PolicySource
 
@@ -60,12 +61,15 @@ def build_agent(
     model: ModelClient | None = None,
     sandbox: CommandSandbox | None = None,
     refreshes: RefreshEvents | None = None,
+    tracing: Tracing | None = None,
 ) -> AgentHandler:
     """The agent for a worker. `store` supplies past tickets for the escalation score;
     `policy_loader` is the policy in force (a `PolicyLoader`); `clients` holds the
     integrations this deployment has (missing ones degrade their tools)."""
     scrubber = scrubber or Scrubber()
-    toolbox = Toolbox(clients or Clients(), sandbox or SandboxRunner(), scrubber, refreshes)
+    toolbox = Toolbox(
+        clients or Clients(), sandbox or SandboxRunner(), scrubber, refreshes, tracing=tracing
+    )
     return AgentHandler(
         agent_config(settings),
         model or model_client(settings, scrubber),
@@ -75,6 +79,7 @@ def build_agent(
         past=store,
         metrics=metrics,
         spend=store if isinstance(store, SpendSource) else None,
+        tracing=tracing,
     )
 
 
@@ -133,6 +138,7 @@ def build_agent_for_worker(
     metrics: Metrics | None = None,
     environ: Mapping[str, str],
     scrubber: Scrubber | None = None,
+    tracing: Tracing | None = None,
 ) -> AgentHandler:
     """What `steadfast worker --handler agent` runs: the policy from `settings.policy`
     (reloaded on change), the integrations the settings configure, the runner for commands."""
@@ -157,4 +163,5 @@ def build_agent_for_worker(
         clients,
         sandbox=sandbox,
         refreshes=refreshes,
+        tracing=tracing,
     )

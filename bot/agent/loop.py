@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
 from bot.agent.budget import compaction, exhausted
 from bot.agent.errors import (
     AgentCrashed,
@@ -43,6 +46,9 @@ from bot.handoff.model import Handoff
 from bot.metrics import Metrics
 from bot.model import EventKind, JobStatus
 from bot.notify import Notifier, Progress
+from bot.tracing import Tracing, genai
+from bot.tracing.setup import set_attributes
+from bot.tracing.steps import StepSpans
 from bot.waits import duration
 from core.scrubber import Scrubber
 from policy.document import Policy
@@ -85,6 +91,7 @@ class AgentHandler:
         metrics: Metrics | None = None,
         sleep: Callable[[float], None] = time.sleep,
         spend: SpendSource | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.config = config
         self.model = model
@@ -95,6 +102,7 @@ class AgentHandler:
         self.metrics = metrics
         self.sleep = sleep
         self.spend = spend  # None: no daily budget is enforced
+        self.tracing = tracing or Tracing.disabled()
         self.tools = tool_definitions()
 
     def close(self) -> None:
@@ -130,46 +138,55 @@ class AgentHandler:
         self._check_pause_drift(env, History.parse(ctx.events))
         self._open_retry(env, History.parse(ctx.events))
         compacted_for_size = False
-        while True:
-            history = History.parse(ctx.events)
-            if history.handoff is not None:
-                return self._deliver(ctx, Handoff.model_validate(history.handoff.data))
-            turn = history.last_turn
-            if turn is not None and turn.response is not None and turn.pending():
-                outcome = self._finish_turn(env, history, turn)
-                if outcome is not None:
-                    return outcome
-                continue
-            if turn is None or turn.response is not None:
-                limit = exhausted(history, env.policy.budgets)
-                if limit is not None:
-                    return self._stop(env, history, limit.describe(), {"budget": limit.budget})
-                over = self._over_budget(env)
-                if over is not None:
-                    ctx.append(EventKind.BUDGET_EXCEEDED, over.to_dict())
-                    return self._stop(env, history, over.describe(), {"budget": "tenant_daily_usd"})
-                if history.last_input_tokens > self.config.context_tokens:
-                    data = compaction(history)
-                    if data is not None:
-                        ctx.append(EventKind.COMPACTED, data)
-                        continue
-                self._refresh_policy(env)
-                ctx.append(EventKind.MODEL_REQUEST, self._request_event(history, env))
+        steps = StepSpans(self.tracing)
+        try:
+            while True:
                 history = History.parse(ctx.events)
-            try:
-                response = self._call_model(env, history)
-            except ContextTooLarge as exc:
-                data = None if compacted_for_size else compaction(history, force=True)
-                if data is None:
-                    return self._fail_or_stop(env, history, exc)
-                compacted_for_size = True
-                ctx.append(EventKind.COMPACTED, {**data, "reason": str(exc)})
-                continue
-            except ModelError as exc:
-                return self._fail_or_stop(env, history, exc)
-            ctx.append(EventKind.MODEL_RESPONSE, response)
-            self._progress(env, History.parse(ctx.events))
-            ctx.checkpoint()
+                if history.handoff is not None:
+                    return self._deliver(ctx, Handoff.model_validate(history.handoff.data))
+                with steps.at(_current_step(history)):
+                    turn = history.last_turn
+                    if turn is not None and turn.response is not None and turn.pending():
+                        outcome = self._finish_turn(env, history, turn)
+                        if outcome is not None:
+                            return outcome
+                        continue
+                    if turn is None or turn.response is not None:
+                        limit = exhausted(history, env.policy.budgets)
+                        if limit is not None:
+                            return self._stop(
+                                env, history, limit.describe(), {"budget": limit.budget}
+                            )
+                        over = self._over_budget(env)
+                        if over is not None:
+                            ctx.append(EventKind.BUDGET_EXCEEDED, over.to_dict())
+                            return self._stop(
+                                env, history, over.describe(), {"budget": "tenant_daily_usd"}
+                            )
+                        if history.last_input_tokens > self.config.context_tokens:
+                            data = compaction(history)
+                            if data is not None:
+                                ctx.append(EventKind.COMPACTED, data)
+                                continue
+                        self._refresh_policy(env)
+                        ctx.append(EventKind.MODEL_REQUEST, self._request_event(history, env))
+                        history = History.parse(ctx.events)
+                    try:
+                        response = self._call_model(env, history)
+                    except ContextTooLarge as exc:
+                        data = None if compacted_for_size else compaction(history, force=True)
+                        if data is None:
+                            return self._fail_or_stop(env, history, exc)
+                        compacted_for_size = True
+                        ctx.append(EventKind.COMPACTED, {**data, "reason": str(exc)})
+                        continue
+                    except ModelError as exc:
+                        return self._fail_or_stop(env, history, exc)
+                    ctx.append(EventKind.MODEL_RESPONSE, response)
+                    self._progress(env, History.parse(ctx.events))
+                    ctx.checkpoint()
+        finally:
+            steps.close()
 
     def _check_pause_drift(self, env: StepEnv, history: History) -> None:
         """After a pause longer than the policy's drift threshold, record it; the next request
@@ -233,7 +250,7 @@ class AgentHandler:
                 result = self._submit(env, history, call)
             else:
                 started = time.perf_counter()
-                waiting = run_call(env, history, call)
+                waiting = self._traced_call(env, history, call)
                 if self.metrics is not None:
                     self.metrics.step_latency.labels("tool").observe(time.perf_counter() - started)
                 result = self._wait(waiting) if waiting is not None else None
@@ -244,6 +261,18 @@ class AgentHandler:
                 return None
             env.ctx.checkpoint()
         return None
+
+    def _traced_call(self, env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
+        """`run_call` in an `execute_tool` span whose outcome, decision rule and dependency
+        are read from the events the call appended."""
+        before = len(env.ctx.events)
+        attributes = genai.tool_request(call.name, call.tool_use_id, call.step)
+        with self.tracing.span(f"execute_tool {call.name}", attributes) as span:
+            waiting = run_call(env, history, call)
+            if span.is_recording():
+                appended = [(e.kind, e.data) for e in env.ctx.events[before:]]
+                span.set_attributes(genai.tool_outcome(appended))
+        return waiting
 
     def _submit(self, env: StepEnv, history: History, call: ToolCall) -> HandlerResult | None:
         ctx = env.ctx
@@ -340,6 +369,10 @@ class AgentHandler:
 
         def on_retry(notice: RetryNotice) -> None:
             kind = notice.error.kind
+            trace.get_current_span().add_event(
+                "retry",
+                {"attempt": notice.attempt, "kind": kind, "wait_seconds": notice.wait_seconds},
+            )
             env.ctx.append(
                 EventKind.RETRY,
                 {
@@ -371,7 +404,13 @@ class AgentHandler:
             return self.model.create(request)
 
         started = time.perf_counter()
-        raw = call_with_retries(ask, self.config.retry, on_retry, sleep=self.sleep)
+        with self.tracing.span(
+            f"chat {self.config.model}",
+            genai.model_request(self.config.model, self.config.max_tokens, history.steps),
+            kind=SpanKind.CLIENT,
+        ) as span:
+            raw = call_with_retries(ask, self.config.retry, on_retry, sleep=self.sleep)
+            set_attributes(span, genai.model_response(raw))
         latency = time.perf_counter() - started
         if self.metrics is not None:
             self.metrics.step_latency.labels("model").observe(latency)
@@ -479,6 +518,15 @@ class AgentHandler:
                 step=turn.step, layer=layer, text=text, retries=history.retries, degraded=degraded
             ),
         )
+
+
+def _current_step(history: History) -> int:
+    """The step the next iteration works on: the turn whose tool calls are pending, the turn
+    whose model request has no response yet, or else the next one."""
+    turn = history.last_turn
+    if turn is not None and (turn.response is None or turn.pending()):
+        return turn.step
+    return history.steps + 1
 
 
 def _clean_block(block: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from opentelemetry import trace
+
 from bot.agent import tools as t
 from bot.agent.refreshes import RefreshEvents
+from bot.tracing import Tracing
 from core.scrubber import Scrubber
 from integrations.outcome import Degraded, Ok
 from policy.document import Policy
@@ -102,8 +105,10 @@ class Toolbox:
         sandbox: CommandSandbox | None,
         scrubber: Scrubber,
         refreshes: RefreshEvents | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.clients = clients
+        self.tracing = tracing or Tracing.disabled()
         self.sandbox = sandbox
         self.scrubber = scrubber
         # fed by the integrations' on_refresh observer (see bot/agent/factory.py)
@@ -157,7 +162,16 @@ class Toolbox:
     # --- commands -------------------------------------------------------------------------
     def _command(self, args: t.RunCommand, policy: Policy, tenant: str | None) -> ToolOutcome:
         assert self.sandbox is not None
-        decision = self.sandbox.decide(policy, args.command, tenant)
+        tool_span = trace.get_current_span()
+        with self.tracing.span("gate.decide", {"steadfast.tenant": tenant}) as span:
+            decision = self.sandbox.decide(policy, args.command, tenant)
+            span.set_attributes(
+                {
+                    "steadfast.gate.allowed": bool(decision.allowed),
+                    "steadfast.gate.rule": str(decision.rule),
+                }
+            )
+        tool_span.set_attribute("steadfast.tool.rule", str(decision.rule))
         if not decision.allowed:
             return self._blocked(
                 "run_command", decision.rule, decision.reason, decision.hint, args.command

@@ -28,6 +28,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.serve import HttpBot, SocketBot
 from bot.store import open_store
 from bot.store.store import Store
+from bot.tracing import Tracing
 from bot.worker.handlers import HandlerName
 from policy.loader import PolicyLoader
 
@@ -104,7 +105,15 @@ def _serve(
     workers: str | None,
 ) -> None:
     metrics = Metrics()
-    bot = build_bot(settings, store, policy, http=mode == Mode.http, metrics=metrics)
+    tracing = Tracing.from_settings(settings, service="steadfast-bot")
+    bot = build_bot(
+        settings,
+        store,
+        policy,
+        http=mode == Mode.http,
+        metrics=metrics,
+        tracing=tracing,
+    )
     bot.start_dispatcher()
     front = _front_door(bot, settings, mode, host, port)
     health = start_health(settings, metrics, store, policy_loaded=policy_check(policy))
@@ -121,9 +130,12 @@ def _serve(
             notifier=SlackNotifier(policy),
             metrics=metrics,
             environ=dict(os.environ),
+            tracing=tracing,
         )
         name = settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
-        worker = Worker.from_settings(settings, store, handler, name=name, metrics=metrics)
+        worker = Worker.from_settings(
+            settings, store, handler, name=name, metrics=metrics, tracing=tracing
+        )
         worker_thread = threading.Thread(target=worker.run, name="worker", daemon=True)
         worker_thread.start()
     try:
@@ -136,6 +148,7 @@ def _serve(
         bot.stop()
         if health is not None:
             health.stop()
+        tracing.shutdown()  # export the spans still buffered
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ from bot.metrics import Metrics
 from bot.ops.wiring import policy_check, start_health
 from bot.slack.notifier import SlackNotifier
 from bot.store import open_store
+from bot.tracing import Tracing
 from bot.worker import Worker, build_handler
 from bot.worker.handlers import HandlerName
 
@@ -50,6 +51,7 @@ def register(app: typer.Typer) -> None:
         metrics = Metrics()
         policy_loader = startup_policy(settings)  # before the database: exit 2 on a bad path
         with errors_to_exit():
+            tracing = Tracing.from_settings(settings, service="steadfast-worker")
             store = open_store(settings)
             try:
                 # Slack-born jobs report through outbox rows that `steadfast bot` sends;
@@ -63,6 +65,7 @@ def register(app: typer.Typer) -> None:
                     metrics=metrics,
                     environ=dict(os.environ),  # the entry point hands down the environment
                     scrubber=scrubber,
+                    tracing=tracing,
                 )
                 w = Worker.from_settings(
                     settings,
@@ -71,6 +74,7 @@ def register(app: typer.Typer) -> None:
                     name=worker_name,
                     metrics=metrics,
                     sweep=lambda: waits.sweep(store, policy_loader.current().waits),
+                    tracing=tracing,
                 )
 
                 def _graceful(signum: int, _frame: FrameType | None) -> None:
@@ -96,3 +100,4 @@ def register(app: typer.Typer) -> None:
                         server.stop()
             finally:
                 store.close()
+                tracing.shutdown()  # export the spans still buffered

@@ -15,6 +15,8 @@ from bot.cost import Cost, PriceTable
 from bot.demo.stack import Stack
 from bot.model import EventKind
 from bot.store import Store
+from bot.tracing import trace_id_of
+from bot.tracing.carry import ticket_traceparent
 
 
 @dataclass
@@ -42,6 +44,7 @@ class DemoReport:
     commands: list[dict[str, Any]] = field(default_factory=list)
     handoff: dict[str, Any] | None = None  # HANDOFF_KEYS of the job's last handoff
     cost: Cost = field(default_factory=Cost)  # the model calls, priced by the default table
+    trace_id: str | None = None  # the job's trace, from the Slack mention to the handoff
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +68,7 @@ class DemoReport:
             "commands": self.commands,
             "handoff": self.handoff,
             "cost": self.cost.as_dict(),
+            "trace_id": self.trace_id,
         }
 
 
@@ -157,6 +161,7 @@ def build_report(
         commands=commands,
         handoff=handoff,
         cost=PriceTable().of_events(events, default_model=""),
+        trace_id=trace_id_of(ticket_traceparent(events)),
     )
 
 
@@ -222,6 +227,7 @@ def show(report: DemoReport, console: Console) -> None:
                     report.cost.line(),
                     f"replay: STEADFAST_DATABASE_URL={report.database_url} "
                     f"steadfast replay {report.job_id}",
+                    f"trace: {report.trace_id or 'none (the intake did not trace the mention)'}",
                 ]
             ),
             title="Replay summary",

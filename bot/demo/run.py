@@ -32,6 +32,7 @@ from bot.errors import SteadfastError
 from bot.model import Event, Job, JobStatus
 from bot.store import Store, open_store
 from bot.timeline import summary
+from bot.tracing import Tracing
 from emulators.base import Emulator
 from policy.loader import PolicyLoader
 
@@ -127,8 +128,14 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
     policy = PolicyLoader(settings.policy)
     workers = _Workers(child_env(env), workdir)
     bot: InProcessBot | None = None
+    # exported when OTEL_EXPORTER_OTLP_ENDPOINT is set; else real ids that go nowhere
+    tracing = (
+        Tracing.from_settings(settings, service="steadfast-bot")
+        if settings.otel_exporter_otlp_endpoint
+        else Tracing.local(service="steadfast-bot")
+    )
     try:
-        bot = InProcessBot(settings, store, policy)
+        bot = InProcessBot(settings, store, policy, tracing)
         say(f"[bold]Steadfast demo[/bold] — database {database_url}")
         say("emulators: " + ", ".join(f"{e.name} {e.url}" for e in stack.emulators()))
         if scenario is not None:
@@ -161,6 +168,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
             bot.stop()
         stack.stop()
         store.close()
+        tracing.shutdown()
 
 
 def _break(stack: Stack, scenario: Scenario, say: Callable[[str], None]) -> None:

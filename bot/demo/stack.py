@@ -14,6 +14,7 @@ import yaml
 
 from bot.settings import Settings
 from bot.store import Store
+from bot.tracing import Tracing
 from emulators.anthropic import AnthropicEmulator
 from emulators.base import DEFAULT_SCENARIO, Emulator, load_scenario
 from emulators.kubernetes import KubernetesEmulator
@@ -165,11 +166,19 @@ def settings_for(env: dict[str, str]) -> Settings:
 class InProcessBot:
     """The Slack bot inside the harness: Socket Mode front door plus the outbox sender."""
 
-    def __init__(self, settings: Settings, store: Store, policy: PolicyLoader) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        policy: PolicyLoader,
+        tracing: Tracing | None = None,
+    ) -> None:
         from bot.slack.app import build_bot  # Bolt loads only for the harnesses that use it
         from bot.slack.serve import SocketBot
 
-        self.bot = build_bot(settings, store, policy, http=False, update_interval=0.3)
+        self.bot = build_bot(
+            settings, store, policy, http=False, update_interval=0.3, tracing=tracing
+        )
         self.bot.start_dispatcher()
         self.front = SocketBot(self.bot, settings).start()
 
@@ -178,9 +187,14 @@ class InProcessBot:
         self.bot.stop()
 
 
+_OTEL_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "NO_PROXY", "no_proxy")
+
+
 def child_env(settings_env: dict[str, str]) -> dict[str, str]:
     """A worker's environment: the interpreter's own essentials plus the demo's settings."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    # the workers export their spans where the harness's would go (the trace id is printed)
+    keep.update({k: v for k, v in os.environ.items() if k in _OTEL_VARIABLES})
     keep["PYTHONUNBUFFERED"] = "1"
     keep["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     return {**keep, **settings_env}

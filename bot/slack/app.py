@@ -30,6 +30,7 @@ from bot.slack.operators import USAGE, Intent, OperatorDirectory, perform
 from bot.slack.outbox import OutboxDispatcher
 from bot.slack.stopped import StoppedJobs
 from bot.store.store import Store
+from bot.tracing import Tracing
 from policy.source import PolicySource
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def build_bot(
     http: bool,
     update_interval: float = 1.0,
     metrics: Metrics | None = None,
+    tracing: Tracing | None = None,
 ) -> SlackBot:
     """Build the bot. `http=True` verifies signatures (HTTP mode); Socket Mode needs none."""
     if http and settings.slack_signing_secret is None:
@@ -88,6 +90,7 @@ def build_bot(
         update_interval=update_interval,
         lease_ttl=settings.sender_lease_ttl_seconds,
         metrics=metrics,
+        tracing=tracing,
     )
     try:
         app = App(
@@ -118,6 +121,7 @@ def build_bot(
         bot_user_id=bot_user_id,
         may_answer=lambda user: directory.allowed(user, "answer"),
         on_outbox=dispatcher.wake,
+        tracing=tracing,
     )
     stopped = StoppedJobs(store, on_outbox=dispatcher.wake, policy=policy)
     bot = SlackBot(app, client, store, intake, directory, dispatcher, stopped)

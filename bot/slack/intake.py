@@ -19,11 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from bot.handoff.render_slack import escape
 from bot.model import MAX_TICKET_CHARS, EventKind, Job, JobStatus, OutboxPost, Ticket, outbox_key
 from bot.slack import messages
 from bot.slack.notifier import status_key, status_row
 from bot.store.store import Store
+from bot.tracing import Tracing
+from bot.tracing.carry import with_traceparent
 from bot.waits import open_wait
 from policy.source import PolicySource
 
@@ -59,8 +63,10 @@ class Intake:
         bot_user_id: str | None,
         may_answer: Callable[[str], bool],
         on_outbox: Callable[[], None] = lambda: None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
+        self._tracing = tracing or Tracing.disabled()
         self._policy = policy
         self.bot_user_id = bot_user_id
         self._may_answer = may_answer  # the `answer` grant (the reporter needs none)
@@ -128,21 +134,25 @@ class Intake:
                 j for j in self.store.find_by_thread(channel, str(thread)) if j.status.terminal
             ]
             parent = finished[0].id if finished else None
-        ticket = Ticket(
-            text=text,
-            team=team,
-            channel=channel,
-            ts=ts,
-            thread_ts=root,
-            user=str(event.get("user")),
-            tenant=tenant,
-            parent_job_id=parent,
-        )
-        job, created = self.store.submit(
-            ticket,
-            key=mention_key(team, channel, ts),
-            posts=lambda job: self._acknowledgements(job, channel, ts),
-        )
+        attributes = {"steadfast.tenant": tenant, "steadfast.slack.channel": channel}
+        with self._tracing.span("slack.mention", attributes, kind=SpanKind.SERVER) as span:
+            ticket = Ticket(
+                text=text,
+                team=team,
+                channel=channel,
+                ts=ts,
+                thread_ts=root,
+                user=str(event.get("user")),
+                tenant=tenant,
+                parent_job_id=parent,
+                traceparent=self._tracing.traceparent(),
+            )
+            job, created = self.store.submit(
+                ticket,
+                key=mention_key(team, channel, ts),
+                posts=lambda job: self._acknowledgements(job, channel, ts, ticket.traceparent),
+            )
+            span.set_attributes({"steadfast.job.id": job.id, "steadfast.intake.created": created})
         self._on_outbox()
         if not created:
             return Outcome("duplicate", job.id)
@@ -245,12 +255,16 @@ class Intake:
         self._on_outbox()
         return Outcome("refused", job.id)
 
-    def _acknowledgements(self, job: Job, channel: str, ts: str) -> list[OutboxPost]:
-        """The :eyes: on the mention and the status message, committed with the job."""
-        eyes = {"channel": channel, "timestamp": ts, "name": "eyes"}
+    def _acknowledgements(
+        self, job: Job, channel: str, ts: str, traceparent: str | None = None
+    ) -> list[OutboxPost]:
+        """The :eyes: on the mention and the status message, committed with the job (their
+        `outbox.send` spans join the intake's trace)."""
+        eyes = with_traceparent({"channel": channel, "timestamp": ts, "name": "eyes"}, traceparent)
         posts = [OutboxPost(outbox_key(job.id, "eyes"), "reactions.add", eyes, purpose="eyes")]
         row = status_row(job)
         if row is not None:
+            row = with_traceparent(row, traceparent)
             posts.append(OutboxPost(status_key(job.id), "chat.postMessage", row, purpose="status"))
         return posts
 

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -47,6 +48,8 @@ from bot.metrics import Metrics
 from bot.model import OutboxMessage, OutboxState
 from bot.store.leases import SENDER, LeaderLease
 from bot.store.store import Store
+from bot.tracing import Tracing
+from bot.tracing.carry import OUTBOX_DIRECTIVE
 from core.retry import parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -91,8 +94,10 @@ class OutboxDispatcher:
         holder: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
+        self.tracing = tracing or Tracing.disabled()
         self.client = client
         self.metrics = metrics  # steadfast_slack_errors_total by Slack's error code
         self.update_interval = update_interval
@@ -210,8 +215,19 @@ class OutboxDispatcher:
                 self._mark(row.key, OutboxState.SENT, error="superseded")
                 done += 1
                 continue
-            done += self._process(row)
+            done += self._traced(row)
         return done
+
+    def _traced(self, row: OutboxMessage) -> int:
+        """`_process` in an `outbox.send` span, in the trace of the job that queued the row."""
+        attributes = {
+            "steadfast.outbox.key": row.key,
+            "steadfast.outbox.method": row.method,
+            "steadfast.job.id": row.job_id,
+        }
+        parent = row.payload.get(OUTBOX_DIRECTIVE)
+        with self.tracing.span("outbox.send", attributes, parent=parent, kind=SpanKind.CLIENT):
+            return self._process(row)
 
     def _process(self, row: OutboxMessage) -> int:
         if row.state == OutboxState.SENDING and row.method == "chat.postMessage":

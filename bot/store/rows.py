@@ -128,6 +128,8 @@ def ticket_event_data(
     }
     if ticket.parent_job_id:
         data["parent_job_id"] = ticket.parent_job_id
+    if ticket.traceparent:
+        data["traceparent"] = ticket.traceparent  # the worker's run joins the intake's trace
     if previous_handoff is not None:
         data["previous_handoff"] = {
             k: previous_handoff[k] for k in PREVIOUS_HANDOFF_KEYS if k in previous_handoff

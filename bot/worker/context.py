@@ -7,10 +7,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from bot.errors import LeaseLost, StopRequested
 from bot.metrics import Metrics
 from bot.model import Event, EventKind, Job, Lease, outbox_key
 from bot.store import Store
+from bot.tracing import Tracing
+from bot.tracing.carry import with_traceparent
 from core import logcontext
 
 
@@ -37,9 +41,11 @@ class LeasedContext:
         shutdown: threading.Event,
         lease_ttl: float,
         metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._store = store
         self._lease_ttl = lease_ttl
+        self._tracing = tracing or Tracing.disabled()
         self._run = run
         self._events = events
         self._worker_name = worker_name
@@ -102,6 +108,13 @@ class LeasedContext:
 
     def outbox(self, purpose: str, method: str, payload: dict[str, Any]) -> None:
         job_id = self.job.id
+        attributes = {"steadfast.outbox.purpose": purpose, "steadfast.outbox.method": method}
+        with self._tracing.span("outbox.put", attributes, kind=SpanKind.PRODUCER):
+            # the dispatcher's `outbox.send` span joins this trace (an `_` directive: not sent)
+            payload = with_traceparent(payload, self._tracing.traceparent())
+            self._put(job_id, purpose, method, payload)
+
+    def _put(self, job_id: str, purpose: str, method: str, payload: dict[str, Any]) -> None:
         try:
             self._store.outbox_put(
                 outbox_key(job_id, purpose),

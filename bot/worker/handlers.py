@@ -11,6 +11,7 @@ from bot.metrics import Metrics
 from bot.notify import Notifier
 from bot.settings import Settings
 from bot.store import Store
+from bot.tracing import Tracing
 from bot.worker.scripted import ScriptedHandler
 from core.scrubber import Scrubber
 from policy.source import PolicySource
@@ -36,6 +37,7 @@ def build_handler(
     *,
     environ: Mapping[str, str],
     scrubber: Scrubber | None = None,
+    tracing: Tracing | None = None,
 ) -> JobHandler:
     """The handler called `name`. Raises ConfigError for a name no handler answers to.
     `environ` is the process environment (for credentials named `env:VAR`)."""
@@ -52,5 +54,6 @@ def build_handler(
             metrics=metrics,
             environ=environ,
             scrubber=scrubber,
+            tracing=tracing,
         )
     raise ConfigError(f"unknown handler {name!r}; choose one of: {', '.join(KNOWN)}")

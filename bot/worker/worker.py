@@ -13,12 +13,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from opentelemetry.trace import SpanKind
+
 from bot.errors import LeaseLost, StopRequested, StoreError
 from bot.handler import HandlerResult, JobHandler
 from bot.metrics import Metrics
 from bot.model import Event, EventKind, Job, JobStatus, Lease
 from bot.settings import Settings
 from bot.store import Store
+from bot.tracing import Tracing
+from bot.tracing.carry import ticket_traceparent
 from bot.worker.context import LeasedContext, Run
 from core import logcontext
 
@@ -41,8 +45,10 @@ class Worker:
         reap_interval: float = 1.0,
         metrics: Metrics | None = None,
         sweep: Callable[[], object] | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
+        self.tracing = tracing or Tracing.disabled()
         # Periodic upkeep beside the reaper (reminding and giving up on jobs that wait for a
         # human, `bot.waits.sweep`): jobs in waiting_human have no worker to watch them.
         self.sweep = sweep
@@ -71,6 +77,7 @@ class Worker:
         name: str,
         metrics: Metrics | None = None,
         sweep: Callable[[], object] | None = None,
+        tracing: Tracing | None = None,
     ) -> Worker:
         return cls(
             store,
@@ -83,6 +90,7 @@ class Worker:
             reap_interval=settings.reap_seconds,
             metrics=metrics,
             sweep=sweep,
+            tracing=tracing,
         )
 
     # --- control ----------------------------------------------------------------------------
@@ -208,6 +216,22 @@ class Worker:
             self._slots.release()
 
     def _execute(self, run: Run) -> None:
+        """One run of the job, in a `job.run` span joined to the trace its intake started
+        (the traceparent in its `ticket_received` event)."""
+        job = run.job
+        attributes = {
+            "steadfast.job.id": job.id,
+            "steadfast.job.attempt": job.attempts,
+            "steadfast.tenant": job.ticket.tenant,
+            "steadfast.worker": self.name,
+        }
+        with self.tracing.span(
+            "job.run", attributes, parent=ticket_traceparent(run.history), kind=SpanKind.CONSUMER
+        ) as span:
+            status = self._execute_run(run)
+            span.set_attribute("steadfast.job.status", status)
+
+    def _execute_run(self, run: Run) -> str:
         job_id = run.job.id
         started = time.monotonic()
         ctx = LeasedContext(
@@ -218,6 +242,7 @@ class Worker:
             shutdown=self._stopping,
             lease_ttl=self.lease_ttl,
             metrics=self.metrics,
+            tracing=self.tracing,
         )
         try:
             result = self.handler.run(ctx)
@@ -225,7 +250,7 @@ class Worker:
             target = _STOP_TARGET.get(stop.reason, JobStatus.QUEUED)
             self.store.finish(run.lease, target, reason=stop.reason)
             self._observe(target, started)
-            return
+            return target.value
         except (LeaseLost, StoreError):
             raise
         except Exception as exc:
@@ -234,9 +259,10 @@ class Worker:
             self.store.append(run.lease, EventKind.ERROR, error)
             self.store.finish(run.lease, JobStatus.FAILED, error=error, reason="handler error")
             self._observe(JobStatus.FAILED, started)
-            return
+            return JobStatus.FAILED.value
         self._record(run, result)
         self._observe(result.status, started)
+        return result.status.value
 
     def _observe(self, status: JobStatus, started: float) -> None:
         """One job run ended in `status` (waiting_human and queued are pauses, not outcomes,

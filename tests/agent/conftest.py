@@ -82,6 +82,7 @@ class Kit:
         self.timeout = clients.pop("timeout", 10.0)
         self.api_key = clients.pop("api_key", "sk-test")
         self.context_tokens = clients.pop("context_tokens", 150_000)
+        self.tracing = clients.pop("tracing", None)
         self.agents: list[AgentHandler] = []
         self.model: AnthropicModel | None = None
         self.retry = clients.pop(
@@ -101,10 +102,11 @@ class Kit:
                 context_tokens=self.context_tokens,
             ),
             model,
-            Toolbox(clients, self.sandbox, self.scrubber),
+            Toolbox(clients, self.sandbox, self.scrubber, tracing=self.tracing),
             FixedPolicy(self.policy) if isinstance(self.policy, Policy) else self.policy,
             self.notifier,
             sleep=self._sleep,
+            tracing=self.tracing,
         )
         self.agents.append(agent)
         return agent
