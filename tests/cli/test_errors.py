@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli import build_app
 from bot.store.engine import make_engine
+from bot.store.migrate import HEAD_REVISION
 
 
 def invoke(args: list[str], env: dict[str, str]) -> Any:
@@ -182,7 +183,7 @@ def test_a_postgres_url_reaches_the_database(postgres_url: str) -> None:
     assert url.startswith("postgres://")
     result = invoke(["db", "upgrade"], {"STEADFAST_DATABASE_URL": url})
     assert result.exit_code == 0, result.stderr
-    assert "-> 0002" in result.stdout
+    assert f"-> {HEAD_REVISION}" in result.stdout
 
 
 def test_version_flag_and_command(env: dict[str, str]) -> None:
