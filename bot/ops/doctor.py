@@ -148,7 +148,31 @@ def slack_checks(
                 )
 
             rows.append(timed(f"slack:{channel}", _refusals(member), scrubber))
+    if settings.slack_app_token is not None:
+        rows.append(timed("slack:socket-mode", _refusals(_app_token_probe(settings)), scrubber))
     return rows
+
+
+def _app_token_probe(settings: Settings) -> Any:
+    """Socket Mode's app-level token: `apps.connections.open` hands out a WebSocket URL only to
+    a valid `xapp-` token of an app with Socket Mode on (the URL is not connected here)."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    assert settings.slack_app_token is not None
+    token = settings.slack_app_token.get_secret_value()
+
+    def probe() -> tuple[bool, str, str]:
+        client = WebClient(token=token, base_url=settings.slack_api_url, timeout=10)
+        try:
+            client.apps_connections_open(app_token=token)
+        except SlackApiError as exc:
+            raise _SlackRefused("apps.connections.open", str(exc.response.get("error"))) from exc
+        except SlackClientError as exc:
+            raise _SlackRefused("apps.connections.open", type(exc).__name__) from exc
+        return True, "app token", "ok; the app-level token can open a Socket Mode connection"
+
+    return probe
 
 
 class _SlackRefused(Exception):
@@ -167,6 +191,8 @@ _SLACK_FIXES = {
     "tenants.<name>.channels, and invite the bot if the channel is private",
     "missing_scope": "the token lacks a scope this call needs: reinstall the app from "
     "slack/manifest.yaml",
+    "not_allowed_token_type": "SLACK_APP_TOKEN must be the app-level token (xapp-…) with the "
+    "connections:write scope, not a bot token",
 }
 
 

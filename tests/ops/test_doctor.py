@@ -128,6 +128,16 @@ def test_a_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
 
 
 @pytest.mark.db
+@pytest.mark.db
+def test_the_socket_mode_app_token_is_checked(env: dict[str, str]) -> None:
+    deps = doctor({**env, "SLACK_APP_TOKEN": "xapp-1-doctor"}, 0)
+    assert deps["slack:socket-mode"]["status"] == "ok", deps["slack:socket-mode"]
+    deps = doctor({**env, "SLACK_APP_TOKEN": "xoxb-not-an-app-token"}, 1)
+    row = deps["slack:socket-mode"]
+    assert row["status"] == "unhealthy" and "apps.connections.open failed" in row["detail"]
+    assert "xoxb-not-an-app-token" not in json.dumps(deps)
+
+
 def test_bogus_tokens_fail_doctor_and_say_which(env: dict[str, str]) -> None:
     deps = doctor({**env, "SLACK_BOT_TOKEN": "xoxb-bogus", "ANTHROPIC_API_KEY": "sk-bogus"}, 1)
     assert deps["slack"]["status"] == "unhealthy"
