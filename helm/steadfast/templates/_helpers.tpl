@@ -79,6 +79,10 @@ Slack (the worker writes outbox rows and the bot sends them). */}}
   value: {{ .Values.logLevel | quote }}
 - name: STEADFAST_LOG_FORMAT
   value: {{ .Values.logFormat | quote }}
+{{- with .Values.tracing.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
 {{ include "steadfast.secretEnv" (dict "root" . "env" "STEADFAST_DATABASE_URL" "ref" .Values.secrets.databaseUrl) }}
 {{- range $k, $v := .Values.env }}
 - name: {{ $k }}
