@@ -16,7 +16,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _check_regexes(patterns: list[str]) -> list[str]:
+def check_regexes(patterns: list[str]) -> list[str]:
     for pattern in patterns:
         try:
             re.compile(pattern)
@@ -42,7 +42,7 @@ class ValueRule(_Strict):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        _check_regexes([value])
+        check_regexes([value])
         return value
 
 
@@ -79,7 +79,7 @@ class FlagSpec(_Strict):
     @field_validator("allow")
     @classmethod
     def _allow_compiles(cls, value: list[str]) -> list[str]:
-        return _check_regexes(value)
+        return check_regexes(value)
 
 
 class Positionals(_Strict):
@@ -96,7 +96,7 @@ class Positionals(_Strict):
     @field_validator("allow")
     @classmethod
     def _allow_compiles(cls, value: list[str]) -> list[str]:
-        return _check_regexes(value)
+        return check_regexes(value)
 
 
 class CommandSpec(_Strict):

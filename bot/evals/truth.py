@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from policy.rules import check_regexes
+
 # The dependency names the job's ledger uses (`degraded` events, could_not_reach lines).
 Dependency = Literal["vault", "kubernetes", "http:platform", "logs:loki"]
-
-
-def _compiles(patterns: list[str]) -> list[str]:
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression {pattern!r}: {exc}") from exc
-    return patterns
 
 
 class RootCause(BaseModel):
@@ -29,7 +21,7 @@ class RootCause(BaseModel):
         "confirmed fact counts as found",
     )
 
-    _valid = field_validator("phrasings")(_compiles)
+    _valid = field_validator("phrasings")(check_regexes)
 
 
 class GroundTruth(BaseModel):
@@ -47,4 +39,4 @@ class GroundTruth(BaseModel):
     )
     escalate: bool = Field(description="whether on-call should be paged")
 
-    _valid_facts = field_validator("facts", "forbidden")(_compiles)
+    _valid_facts = field_validator("facts", "forbidden")(check_regexes)
