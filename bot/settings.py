@@ -152,6 +152,21 @@ class Settings(BaseSettings):
         None, description="json or text; unset: text on a terminal, JSON otherwise"
     )
 
+    # --- trace console (docs/console.md) -------------------------------------------------
+    console_port: int | None = Field(
+        None, ge=0, le=65535, description="serve the read-only trace console here; unset: off"
+    )
+    console_host: str = Field("127.0.0.1", description="the console's bind address")
+    console_public_base_url: str | None = Field(
+        None,
+        description="the console's URL as browsers reach it (e.g. https://steadfast.example.com);"
+        " handoff links start with it. Unset: handoffs carry no console link",
+    )
+    console_secret: SecretStr | None = Field(
+        None,
+        description="HMAC key that signs console links (32+ bytes); required with the console",
+    )
+
     # OpenTelemetry's own variable names, so a collector sidecar's usual environment works
     otel_exporter_otlp_endpoint: str | None = Field(
         None,
@@ -179,6 +194,18 @@ class Settings(BaseSettings):
         if not isinstance(parsed, dict):
             raise ValueError('must be a JSON object such as {"name": "https://base.url"}')
         return parsed
+
+    @field_validator("console_public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or any(c in value for c in '<>|" \n'):
+            raise ValueError(
+                f"must be an http(s) URL such as https://steadfast.example.com, got {value!r}"
+            )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -14,8 +14,14 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from bot.console.app import ConsoleApp
+from bot.console.links import ConsoleLinks
+from bot.console.tokens import TokenSigner
+from bot.console.views import Views
+from bot.cost import PriceTable
 from bot.errors import ConfigError
 from bot.settings import Settings
+from bot.store.store import Store
 from core.scrubber import Scrubber
 from integrations.http import ApiConfig, HttpClient, HttpConfig
 from integrations.kubernetes import KubernetesClient, KubernetesConfig
@@ -24,6 +30,8 @@ from integrations.refresh import RefreshObserver
 from integrations.registry import Integrations
 from integrations.vault import VaultClient, VaultConfig
 from policy.judge import Judge
+from policy.source import PolicySource
+from sandbox.gate import GateJudge
 
 
 def vault_config(settings: Settings) -> VaultConfig:
@@ -124,3 +132,35 @@ def build_integrations(
     )
     logs = LogStores(logs_config(settings), judge, scrubber, metrics=metrics)
     return Integrations(scrubber, vault, kubernetes, http, logs)
+
+
+# --- the trace console (docs/console.md) ----------------------------------------------------
+def console_signer(settings: Settings) -> TokenSigner:
+    """The signer of console links. No secret, no console: links are never signed with a
+    default key, which anyone could read from this file."""
+    if settings.console_secret is None:
+        raise ConfigError(
+            "STEADFAST_CONSOLE_SECRET is not set; the console signs its links with it. Generate "
+            "one: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    try:
+        return TokenSigner(settings.console_secret)
+    except ValueError as exc:
+        raise ConfigError(f"STEADFAST_CONSOLE_SECRET: {exc}") from None
+
+
+def console_links(settings: Settings, policy: PolicySource) -> ConsoleLinks | None:
+    """Links for handoffs and `/steadfast console`; None when the console has no public URL
+    (then handoffs carry no console link)."""
+    if settings.console_public_base_url is None:
+        return None
+    return ConsoleLinks(console_signer(settings), settings.console_public_base_url, policy)
+
+
+def build_console(
+    settings: Settings, store: Store, policy: PolicySource, scrubber: Scrubber
+) -> ConsoleApp:
+    """The console's WSGI app: the store read-only, the process scrubber on every rendered
+    string, and the one judge for the policy playground."""
+    views = Views(scrubber.scrub, PriceTable(settings.model_prices), settings.model)
+    return ConsoleApp(store, console_signer(settings), views, GateJudge(policy))

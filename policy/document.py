@@ -157,6 +157,23 @@ class Limits(_Strict):
     model_output_cap_chars: int = Field(default=8_000, ge=1)
 
 
+class Console(_Strict):
+    """How long the trace console's signed links stay valid (docs/console.md)."""
+
+    link_ttl_seconds: float = Field(
+        default=7 * 86400,
+        gt=0,
+        le=90 * 86400,
+        description="a job link's life: the 'Open the trace' link in each handoff",
+    )
+    tenant_link_ttl_seconds: float = Field(
+        default=3600,
+        gt=0,
+        le=7 * 86400,
+        description="a tenant link's life: what `/steadfast console` hands an operator",
+    )
+
+
 class Layer(_Strict):
     name: str
     description: str = ""
@@ -176,6 +193,7 @@ class Policy(_Strict):
     budgets: Budgets = Field(default_factory=Budgets)
     waits: Waits = Field(default_factory=Waits)
     limits: Limits = Field(default_factory=Limits)
+    console: Console = Field(default_factory=Console)
     layers: list[Layer] = Field(
         default_factory=list, description="investigation layers, cheap first"
     )

@@ -33,13 +33,25 @@ def jobs_in_thread(conn: sa.Connection, channel: str, thread_ts: str) -> list[sa
 
 
 def recent_jobs(
-    conn: sa.Connection, status: JobStatus | None, limit: int, tenant: str | None
+    conn: sa.Connection,
+    status: JobStatus | None,
+    limit: int,
+    tenant: str | None,
+    *,
+    verdict: str | None = None,
+    text_contains: str | None = None,
 ) -> list[sa.Row[Any]]:
     query = sa.select(jobs).order_by(*_NEWEST_FIRST).limit(limit)
     if status is not None:
         query = query.where(jobs.c.status == JobStatus(status).value)
     if tenant is not None:
         query = query.where(jobs.c.tenant == tenant)
+    if verdict is not None:
+        query = query.where(jobs.c.verdict == verdict)
+    if text_contains:
+        # the user's text is a literal: %, _ and the escape character match only themselves
+        literal = text_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(jobs.c.text.ilike(f"%{literal}%", escape="\\"))
     return list(conn.execute(query))
 
 

@@ -201,10 +201,20 @@ class Store:
             return [job_from_row(r) for r in reads.jobs_in_thread(conn, channel, thread_ts)]
 
     def list_jobs(
-        self, *, status: JobStatus | None = None, limit: int = 100, tenant: str | None = None
+        self,
+        *,
+        status: JobStatus | None = None,
+        limit: int = 100,
+        tenant: str | None = None,
+        verdict: str | None = None,
+        text_contains: str | None = None,
     ) -> list[Job]:
+        """Newest first; `text_contains` matches the ticket text, case-insensitively."""
         with self._read() as conn:
-            return [job_from_row(r) for r in reads.recent_jobs(conn, status, limit, tenant)]
+            rows = reads.recent_jobs(
+                conn, status, limit, tenant, verdict=verdict, text_contains=text_contains
+            )
+            return [job_from_row(r) for r in rows]
 
     def jobs_changed_since(self, since: datetime, statuses: tuple[JobStatus, ...]) -> list[Job]:
         """Jobs now in one of `statuses` whose row changed after `since`, oldest change first."""
