@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from bot.cli.common import console, fail, print_json
 
@@ -26,23 +29,55 @@ def register(app: typer.Typer) -> None:
             "(docs/scenarios.md).",
         ),
         json_: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
+        console_port: int = typer.Option(
+            0, "--console-port", min=0, max=65535, help="The trace console's port (0: any free)."
+        ),
     ) -> None:
         """Run a whole investigation offline: emulated Slack, Claude, Vault, Kubernetes, platform
         API and logs; a worker killed mid-run and resumed by another; the handoff as posted."""
-        from bot.demo.report import show
+        from bot.demo.report import DemoReport, show
         from bot.demo.run import DemoError, DemoOptions, run_demo
         from bot.demo.scenario import ScenarioError
 
         out = console()
+        # In a terminal the console stays up for the reader until Ctrl-C; scripts, CI and
+        # --json runs end as soon as the report is printed.
+        interactive = not json_ and sys.stdout.isatty()
+        shown: list[DemoReport] = []
+
+        def linger(report: DemoReport) -> None:
+            show(report, out)
+            shown.append(report)
+            _wait_for_ctrl_c(out, report.console_url)
+
         options = DemoOptions(
-            crash_at_step=None if no_crash else crash_at_step, workdir=workdir, scenario=scenario
+            crash_at_step=None if no_crash else crash_at_step,
+            workdir=workdir,
+            scenario=scenario,
+            console_port=console_port,
+            linger=linger if interactive else None,
         )
         try:
             report = run_demo(options, out)
         except (DemoError, ScenarioError) as exc:
             fail(str(exc))
-        show(report, out)
+        if not shown:
+            show(report, out)
+            out.print(
+                "[dim](the trace console stopped with the demo; run it in a terminal to "
+                "keep it up)[/dim]"
+            )
         if json_:
             print_json(report.to_json())
         if not report.handoff_posted:
             fail("the run ended without a handoff")
+
+
+def _wait_for_ctrl_c(out: Console, url: str | None) -> None:
+    out.print(
+        f"\n[bold]Open the trace:[/bold] {url}\nThe trace console stays up until you press Ctrl-C."
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        out.print("stopping the demo")

@@ -20,6 +20,8 @@ from bot.cli.common import (
     startup_policy,
     usage_error,
 )
+from bot.console.server import ConsoleServer
+from bot.errors import ConfigError
 from bot.metrics import Metrics
 from bot.ops.wiring import policy_check, start_health
 from bot.settings import Settings
@@ -29,7 +31,9 @@ from bot.slack.serve import HttpBot, SocketBot
 from bot.store import open_store
 from bot.store.store import Store
 from bot.tracing import Tracing
+from bot.wiring import build_console, console_links
 from bot.worker.handlers import HandlerName
+from core.scrubber import Scrubber
 from policy.loader import PolicyLoader
 
 log = logging.getLogger("steadfast.bot")
@@ -66,8 +70,32 @@ def require_slack(settings: Settings, mode: Mode) -> None:
         )
 
 
-def _logging(settings: Settings) -> None:
-    process_scrubber(settings)
+def _logging(settings: Settings) -> Scrubber:
+    return process_scrubber(settings)
+
+
+def _console(
+    settings: Settings, store: Store, policy: PolicyLoader, scrubber: Scrubber
+) -> ConsoleServer | None:
+    """The trace console on `console_port`, when set (docs/console.md)."""
+    if settings.console_port is None:
+        return None
+    app = build_console(settings, store, policy, scrubber)
+    try:
+        server = ConsoleServer(app, host=settings.console_host, port=settings.console_port)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve the console on {settings.console_host}:{settings.console_port}: "
+            f"{exc}; pick another STEADFAST_CONSOLE_PORT"
+        ) from exc
+    server.start()
+    log.info(
+        "trace console on %s:%d (links: %s)",
+        settings.console_host,
+        server.port,
+        settings.console_public_base_url or "none: set STEADFAST_CONSOLE_PUBLIC_BASE_URL",
+    )
+    return server
 
 
 def _front_door(
@@ -103,6 +131,7 @@ def _serve(
     host: str,
     port: int,
     workers: str | None,
+    scrubber: Scrubber,
 ) -> None:
     metrics = Metrics()
     tracing = Tracing.from_settings(settings, service="steadfast-bot")
@@ -113,7 +142,9 @@ def _serve(
         http=mode == Mode.http,
         metrics=metrics,
         tracing=tracing,
+        console_links=console_links(settings, policy),
     )
+    console = _console(settings, store, policy, scrubber)
     bot.start_dispatcher()
     front = _front_door(bot, settings, mode, host, port)
     health = start_health(settings, metrics, store, policy_loaded=policy_check(policy))
@@ -146,6 +177,8 @@ def _serve(
             worker.stop()  # current steps finish and are released to the queue
             worker_thread.join()
         bot.stop()
+        if console is not None:
+            console.stop()
         if health is not None:
             health.stop()
         tracing.shutdown()  # export the spans still buffered
@@ -170,11 +203,11 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         require_slack(settings, mode)
         policy = startup_policy(settings)
-        _logging(settings)
+        scrubber = _logging(settings)
         with errors_to_exit():
             store = open_store(settings)
             try:
-                _serve(settings, store, policy, mode, host, port, workers=None)
+                _serve(settings, store, policy, mode, host, port, workers=None, scrubber=scrubber)
             finally:
                 store.close()
 
@@ -203,10 +236,10 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(concurrency=concurrency)
         require_slack(settings, mode)
         policy = startup_policy(settings)
-        _logging(settings)
+        scrubber = _logging(settings)
         with errors_to_exit():
             store = open_store(settings)
             try:
-                _serve(settings, store, policy, mode, host, port, workers=handler)
+                _serve(settings, store, policy, mode, host, port, workers=handler, scrubber=scrubber)
             finally:
                 store.close()

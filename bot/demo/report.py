@@ -45,6 +45,7 @@ class DemoReport:
     handoff: dict[str, Any] | None = None  # HANDOFF_KEYS of the job's last handoff
     cost: Cost = field(default_factory=Cost)  # the model calls, priced by the default table
     trace_id: str | None = None  # the job's trace, from the Slack mention to the handoff
+    console_url: str | None = None  # the job's page in the trace console (signed link)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +70,7 @@ class DemoReport:
             "handoff": self.handoff,
             "cost": self.cost.as_dict(),
             "trace_id": self.trace_id,
+            "console_url": self.console_url,
         }
 
 
@@ -228,6 +230,7 @@ def show(report: DemoReport, console: Console) -> None:
                     f"replay: STEADFAST_DATABASE_URL={report.database_url} "
                     f"steadfast replay {report.job_id}",
                     f"trace: {report.trace_id or 'none (the intake did not trace the mention)'}",
+                    f"console: {report.console_url or 'not started'}",
                 ]
             ),
             title="Replay summary",

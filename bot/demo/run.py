@@ -3,6 +3,7 @@ the middle of the investigation, a second worker that resumes, the handoff as Sl
 
 from __future__ import annotations
 
+import secrets
 import signal
 import subprocess
 import sys
@@ -13,9 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
 
+from bot.console.links import ConsoleLinks
+from bot.console.server import ConsoleServer
 from bot.demo.report import DemoReport, build_report
 from bot.demo.scenario import Scenario, load_user_scenario
 from bot.demo.stack import (
@@ -33,6 +37,8 @@ from bot.model import Event, Job, JobStatus
 from bot.store import Store, open_store
 from bot.timeline import summary
 from bot.tracing import Tracing
+from bot.wiring import build_console, console_signer
+from core.scrubber import Scrubber
 from emulators.base import Emulator
 from policy.loader import PolicyLoader
 
@@ -57,6 +63,10 @@ class DemoOptions:
     notice_seconds: float = 5.0
     echo: bool = True
     scenario: Path | None = None  # a user's scenario file over the demo world
+    console_port: int = 0  # the trace console's port on 127.0.0.1 (0: any free port)
+    # Called with the report while everything still runs (the console can show the job);
+    # the demo stops when it returns. `steadfast demo` in a terminal waits here for Ctrl-C.
+    linger: Callable[[DemoReport], None] | None = None
 
 
 class _Progress:
@@ -128,6 +138,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
     policy = PolicyLoader(settings.policy)
     workers = _Workers(child_env(env), workdir)
     bot: InProcessBot | None = None
+    trace_console: ConsoleServer | None = None
     # exported when OTEL_EXPORTER_OTLP_ENDPOINT is set; else real ids that go nowhere
     tracing = (
         Tracing.from_settings(settings, service="steadfast-bot")
@@ -135,8 +146,10 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
         else Tracing.local(service="steadfast-bot")
     )
     try:
-        bot = InProcessBot(settings, store, policy, tracing)
+        trace_console, links = _start_console(env, store, policy, options.console_port)
+        bot = InProcessBot(settings, store, policy, tracing, console_links=links)
         say(f"[bold]Steadfast demo[/bold] — database {database_url}")
+        say(f"trace console: {trace_console.local_url} (each handoff links its job's page)")
         say("emulators: " + ", ".join(f"{e.name} {e.url}" for e in stack.emulators()))
         if scenario is not None:
             say(f"scenario: {options.scenario}")
@@ -161,14 +174,38 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
             ticket_channel=TICKET_CHANNEL,
             oncall_channel=ONCALL_CHANNEL,
         )
+        report.console_url = links.job_url(job.id, job.ticket.tenant)
+        if options.linger is not None:
+            workers.stop()  # the job is done; only the console keeps serving it
+            options.linger(report)
         return report
     finally:
         workers.stop()
         if bot is not None:
             bot.stop()
+        if trace_console is not None:
+            trace_console.stop()
         stack.stop()
         store.close()
         tracing.shutdown()
+
+
+def _start_console(
+    env: dict[str, str], store: Store, policy: PolicyLoader, port: int
+) -> tuple[ConsoleServer, ConsoleLinks]:
+    """The trace console on loopback with a secret made for this run: the bot signs the
+    handoff's "Open the trace" link with it. Workers never see the secret."""
+    settings = settings_for({**env, "STEADFAST_CONSOLE_SECRET": secrets.token_urlsafe(48)})
+    scrubber = Scrubber()
+    for name, value in settings:
+        if isinstance(value, SecretStr):
+            scrubber.register(name, value.get_secret_value())
+    try:
+        server = ConsoleServer(build_console(settings, store, policy, scrubber), port=port)
+    except OSError as exc:
+        raise DemoError(f"cannot serve the trace console on port {port}: {exc}") from exc
+    server.start()
+    return server, ConsoleLinks(console_signer(settings), server.local_url, policy)
 
 
 def _break(stack: Stack, scenario: Scenario, say: Callable[[str], None]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from bot.console.links import ConsoleLinks
 from bot.settings import Settings
 from bot.store import Store
 from bot.tracing import Tracing
@@ -172,12 +173,19 @@ class InProcessBot:
         store: Store,
         policy: PolicyLoader,
         tracing: Tracing | None = None,
+        console_links: ConsoleLinks | None = None,
     ) -> None:
         from bot.slack.app import build_bot  # Bolt loads only for the harnesses that use it
         from bot.slack.serve import SocketBot
 
         self.bot = build_bot(
-            settings, store, policy, http=False, update_interval=0.3, tracing=tracing
+            settings,
+            store,
+            policy,
+            http=False,
+            update_interval=0.3,
+            tracing=tracing,
+            console_links=console_links,
         )
         self.bot.start_dispatcher()
         self.front = SocketBot(self.bot, settings).start()

@@ -134,11 +134,21 @@ def handoff_blocks(handoff: Handoff) -> list[Block]:
     return blocks
 
 
-def handoff_footer(handoff: Handoff, *, feedback: bool = True) -> list[Block]:
+def trace_link_text(url: str) -> str:
+    """The footer's console link (docs/console.md), ready to append to its context line."""
+    return f" · <{url}|Open the trace>"
+
+
+def handoff_footer(
+    handoff: Handoff, *, feedback: bool = True, trace_link: str | None = None
+) -> list[Block]:
+    """`trace_link`: the console URL of the job's trace page (or the outbox placeholder the
+    sender fills in), shown as "Open the trace"."""
     tail: list[Block] = [
         context(
             f"Job `{handoff.job_id}` · replay the trace: `{handoff.replay_command()}`"
             + (f" · cost ${handoff.cost_usd:.4f}" if handoff.cost_usd is not None else "")
+            + (trace_link_text(trace_link) if trace_link else "")
         )
     ]
     if feedback:
@@ -160,15 +170,24 @@ def fallback_text(handoff: Handoff) -> str:
     return f"{verdict}: {escape(handoff.summary)}"
 
 
-def render_handoff(handoff: Handoff, *, feedback: bool = True) -> list[Message]:
+def render_handoff(
+    handoff: Handoff, *, feedback: bool = True, trace_link: str | None = None
+) -> list[Message]:
     """The handoff for the ticket thread: one message, or several when over the limits."""
     return paginate(
-        handoff_blocks(handoff), handoff_footer(handoff, feedback=feedback), fallback_text(handoff)
+        handoff_blocks(handoff),
+        handoff_footer(handoff, feedback=feedback, trace_link=trace_link),
+        fallback_text(handoff),
     )
 
 
 def render_escalation(
-    handoff: Handoff, *, usergroup: str | None, ticket_link: str | None, tenant: str | None
+    handoff: Handoff,
+    *,
+    usergroup: str | None,
+    ticket_link: str | None,
+    tenant: str | None,
+    trace_link: str | None = None,
 ) -> list[Message]:
     """The opening of the on-call thread: who is paged, where the ticket is, the handoff.
     `ticket_link` is a permalink, a placeholder the sender fills in, or None for a ticket
@@ -181,6 +200,6 @@ def render_escalation(
         intro += f" (job `{handoff.job_id}`, submitted outside Slack)"
     return paginate(
         [section(intro), *handoff_blocks(handoff)],
-        handoff_footer(handoff, feedback=False),
+        handoff_footer(handoff, feedback=False, trace_link=trace_link),
         f"Escalated ticket: {escape(handoff.summary)}",
     )

@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.console.links import ConsoleLinks
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack import home
@@ -58,6 +59,7 @@ class SlackBot:
     dispatcher: OutboxDispatcher
     stopped: StoppedJobs
     signing_secret: str | None = field(default=None, repr=False)  # HTTP mode only
+    links: ConsoleLinks | None = None  # the trace console's links; None: no console
 
     def start_dispatcher(self) -> None:
         self.dispatcher.start()
@@ -77,8 +79,11 @@ def build_bot(
     update_interval: float = 1.0,
     metrics: Metrics | None = None,
     tracing: Tracing | None = None,
+    console_links: ConsoleLinks | None = None,
 ) -> SlackBot:
-    """Build the bot. `http=True` verifies signatures (HTTP mode); Socket Mode needs none."""
+    """Build the bot. `http=True` verifies signatures (HTTP mode); Socket Mode needs none.
+    `console_links`: the trace console's, for the handoff's "Open the trace" link and
+    `/steadfast console`; None leaves both out."""
     if http and settings.slack_signing_secret is None:
         raise SlackConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode cannot verify Slack")
     client = web_client(settings)
@@ -91,6 +96,7 @@ def build_bot(
         lease_ttl=settings.sender_lease_ttl_seconds,
         metrics=metrics,
         tracing=tracing,
+        links=console_links,
     )
     try:
         app = App(
@@ -124,7 +130,7 @@ def build_bot(
         tracing=tracing,
     )
     stopped = StoppedJobs(store, on_outbox=dispatcher.wake, policy=policy)
-    bot = SlackBot(app, client, store, intake, directory, dispatcher, stopped)
+    bot = SlackBot(app, client, store, intake, directory, dispatcher, stopped, links=console_links)
     if http and settings.slack_signing_secret is not None:
         bot.signing_secret = settings.slack_signing_secret.get_secret_value()
     _register(bot)

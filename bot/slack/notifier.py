@@ -22,6 +22,13 @@ from policy.source import PolicySource
 
 TICKET_LINK = "@@STEADFAST_TICKET_LINK@@"
 ESCALATION_LINK = "@@STEADFAST_ESCALATION_LINK@@"
+# The console link is signed by the bot when it sends (it holds the console secret; workers do
+# not), or dropped when the bot has no console: see `_console_link` in outbox.py.
+CONSOLE_LINK = "@@STEADFAST_CONSOLE_LINK@@"
+
+
+def console_link_directive(job: Job, tenant: str | None) -> dict[str, Any]:
+    return {"job": job.id, "tenant": tenant, "placeholder": CONSOLE_LINK}
 
 
 def status_key(job_id: str) -> str:
@@ -101,9 +108,15 @@ class SlackNotifier:
         channel, thread = where
         run = run_tag(ctx)
         previous: str | None = None
-        for i, message in enumerate(render_handoff(handoff)):
+        link = console_link_directive(job, job.ticket.tenant)
+        for i, message in enumerate(render_handoff(handoff, trace_link=CONSOLE_LINK)):
             purpose = ("handoff" if i == 0 else f"handoff:{i + 1}") + run
-            payload: dict[str, Any] = {"channel": channel, "thread_ts": thread, **message}
+            payload: dict[str, Any] = {
+                "channel": channel,
+                "thread_ts": thread,
+                **message,
+                "_console_link": link,
+            }
             if previous:
                 payload["_after"] = previous
             ctx.outbox(purpose, "chat.postMessage", payload)
@@ -188,10 +201,12 @@ class SlackNotifier:
             usergroup=route.usergroup,
             ticket_link=TICKET_LINK if where is not None else None,
             tenant=tenant,
+            trace_link=CONSOLE_LINK,
         )
         first = outbox_key(ctx.job.id, "escalation" + run)
+        link = console_link_directive(ctx.job, ctx.job.ticket.tenant)
         for i, message in enumerate(parts):
-            payload: dict[str, Any] = {"channel": route.channel, **message}
+            payload: dict[str, Any] = {"channel": route.channel, **message, "_console_link": link}
             if i == 0:
                 if where is not None:
                     payload["_permalink"] = {

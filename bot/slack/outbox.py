@@ -24,6 +24,8 @@ Payload directives (keys starting with `_`, removed before sending):
   _after       outbox key that must be sent first
   _thread_of   outbox key whose ts becomes this message's `thread_ts`
   _permalink   {"of": key | "channel"+"ts", "placeholder": str}: replaced by chat.getPermalink
+  _console_link {"job": id, "tenant": str|None, "placeholder": str}: the footer's "Open the
+               trace", signed now by this bot's console links; removed when it has none
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ from opentelemetry.trace import SpanKind
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.console.links import ConsoleLinks
 from bot.errors import LeadershipLost
+from bot.handoff.render_slack import trace_link_text
 from bot.metrics import Metrics
 from bot.model import OutboxMessage, OutboxState
 from bot.store.leases import SENDER, LeaderLease
@@ -95,8 +99,10 @@ class OutboxDispatcher:
         clock: Callable[[], float] = time.monotonic,
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
+        links: ConsoleLinks | None = None,
     ) -> None:
         self.store = store
+        self.links = links  # signs the handoff's console link; None: the link is left out
         self.tracing = tracing or Tracing.disabled()
         self.client = client
         self.metrics = metrics  # steadfast_slack_errors_total by Slack's error code
@@ -330,6 +336,8 @@ class OutboxDispatcher:
             payload["ts"] = target.ts
         if "_permalink" in directives:
             payload = self._fill_permalink(payload, directives["_permalink"])
+        if "_console_link" in directives:
+            payload = self._fill_console_link(payload, directives["_console_link"])
         if row.method == "chat.postMessage":
             payload["metadata"] = outbox_metadata(row.key, row.job_id)
         return row.method, payload
@@ -343,6 +351,20 @@ class OutboxDispatcher:
         link = self.client.chat_getPermalink(channel=str(channel), message_ts=str(ts))
         permalink = str(link.get("permalink") or "")
         raw = json.dumps(payload).replace(str(spec["placeholder"]), permalink)
+        filled: dict[str, Any] = json.loads(raw)
+        return filled
+
+    def _fill_console_link(self, payload: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+        """Signed at send time, so the link's life starts when Slack shows it; the token never
+        sits in the outbox table."""
+        placeholder = trace_link_text(str(spec["placeholder"]))
+        link = ""
+        if self.links is not None:
+            tenant = spec.get("tenant")
+            link = trace_link_text(
+                self.links.job_url(str(spec["job"]), str(tenant) if tenant else None)
+            )
+        raw = json.dumps(payload).replace(json.dumps(placeholder)[1:-1], json.dumps(link)[1:-1])
         filled: dict[str, Any] = json.loads(raw)
         return filled
 
