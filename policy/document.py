@@ -86,7 +86,15 @@ class OperatorGrant(_Strict):
     users: list[str] = Field(default_factory=list)
     usergroups: list[str] = Field(default_factory=list)
     actions: list[str] = Field(
-        default_factory=lambda: ["cancel", "pause", "resume", "retry", "approve", "answer"]
+        default_factory=lambda: [
+            "cancel",
+            "pause",
+            "resume",
+            "retry",
+            "approve",
+            "answer",
+            "console",  # `/steadfast console`: a tenant link to the read-only trace console
+        ]
     )
 
 

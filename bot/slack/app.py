@@ -27,7 +27,7 @@ from bot.slack import home
 from bot.slack.errors import SlackConfigError
 from bot.slack.intake import Intake
 from bot.slack.middleware import authorize_operators, ephemeral
-from bot.slack.operators import USAGE, Intent, OperatorDirectory, perform
+from bot.slack.operators import USAGE, Intent, OperatorDirectory, console_reply, perform
 from bot.slack.outbox import OutboxDispatcher
 from bot.slack.stopped import StoppedJobs
 from bot.store.store import Store
@@ -169,6 +169,10 @@ def _register(bot: SlackBot) -> None:
             return
         if intent.action == "jobs":
             ack(text=home.jobs_text(store), response_type="ephemeral")
+            return
+        if intent.action == "console":
+            reply = console_reply(intent, bot.directory.policy(), bot.links)
+            ack(text=reply, response_type="ephemeral")
             return
         reply = perform(store, intent, describe)
         ack(text=reply, response_type="ephemeral")

@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def refusal_text(intent: Intent) -> str:
+    what = "open the trace console of" if intent.action == "console" else intent.action
     return (
-        f":no_entry: You are not allowed to {intent.action} Steadfast jobs. "
+        f":no_entry: You are not allowed to {what} Steadfast jobs. "
         "Operators are listed in the policy's `operators` section; ask an admin."
     )
 

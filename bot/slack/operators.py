@@ -14,12 +14,14 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
+from bot.console.links import ConsoleLinks
 from bot.errors import IllegalTransition, JobNotFound, NotWaiting
 from bot.model import EventKind, OperatorAction
 from bot.slack.errors import UsageError
 from bot.slack.messages import APPROVAL_ACTIONS, FEEDBACK_ACTIONS, OP_ACTIONS
 from bot.store.store import Store
 from bot.waits import require_wait
+from policy.document import Policy
 from policy.source import PolicySource
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 USAGE = (
     "Usage: `/steadfast status JOB` · `/steadfast jobs` · "
     "`/steadfast pause|resume|cancel|retry JOB [reason]` · `/steadfast answer JOB text` · "
-    "`/steadfast approve|deny JOB`"
+    "`/steadfast approve|deny JOB` · `/steadfast console [TENANT]`"
 )
 # the policy permission each intent needs; None: anyone in the workspace may do it
 PERMISSION: dict[str, str | None] = {
@@ -38,6 +40,7 @@ PERMISSION: dict[str, str | None] = {
     "approve": "approve",
     "deny": "approve",
     "answer": "answer",
+    "console": "console",  # a link to the tenant's jobs in the trace console
     "feedback": None,
     "status": None,
     "jobs": None,
@@ -67,6 +70,8 @@ def parse_command(text: str, *, user: str, channel: str | None) -> Intent:
     verb = words[0].lower()
     if verb == "jobs":
         return Intent("jobs", user, channel=channel)
+    if verb == "console":  # the tenant is optional: the channel's tenant by default
+        return Intent("console", user, text=words[1] if len(words) > 1 else "", channel=channel)
     if verb not in PERMISSION or verb in ("feedback", "help"):
         raise UsageError(f"unknown subcommand `{verb}`. {USAGE}")
     if len(words) < 2:
@@ -140,6 +145,10 @@ class OperatorDirectory:
             self._members[group] = (now + self._ttl, members)
         return members
 
+    def policy(self) -> Policy:
+        """The policy in force (it may have been reloaded)."""
+        return self._policy.current()
+
     def usergroups_of(self, user: str) -> list[str]:
         groups = {g for grant in self._policy.current().operators.grants for g in grant.usergroups}
         return sorted(g for g in groups if user in self._group_members(g))
@@ -165,6 +174,36 @@ def audit_refusal(store: Store, intent: Intent) -> None:
         )
     except JobNotFound:
         log.info("refused %s by %s on unknown job %s", intent.action, intent.user, intent.job_id)
+
+
+def console_reply(intent: Intent, policy: Policy, links: ConsoleLinks | None) -> str:
+    """The reply to `/steadfast console [TENANT]` by an operator allowed to use it: a link to
+    the tenant's job list, for this user's eyes only (the reply is ephemeral)."""
+    if links is None:
+        return (
+            ":warning: The trace console is not set up here (STEADFAST_CONSOLE_PORT and "
+            "STEADFAST_CONSOLE_PUBLIC_BASE_URL); see docs/console.md."
+        )
+    tenant = intent.text.strip() or policy.tenant_for_channel(intent.channel)
+    known = ", ".join(f"`{t}`" for t in sorted(policy.tenants)) or "none in the policy"
+    if not tenant:
+        return f"This channel belongs to no tenant; say which: `/steadfast console TENANT` ({known})"
+    if tenant not in policy.tenants:
+        return f"No tenant `{tenant}` in the policy (tenants: {known})."
+    ttl = policy.console.tenant_link_ttl_seconds
+    log.info("console: tenant link for %s handed to %s", tenant, intent.user)
+    return (
+        f"<{links.tenant_url(tenant)}|Open {tenant}'s jobs in the trace console> "
+        f"(read-only; the link works for {_duration(ttl)} and is only for you: do not share it)"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        hours = int(seconds // 3600)
+        return f"{hours} hour" + ("s" if hours != 1 else "")
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute" + ("s" if minutes != 1 else "")
 
 
 def perform(store: Store, intent: Intent, describe: Callable[[str], str]) -> str:

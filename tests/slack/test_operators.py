@@ -3,11 +3,21 @@ audited."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.console.links import ConsoleLinks
+from bot.console.tokens import TokenSigner
 from bot.model import EventKind, JobStatus, Ticket
+from bot.settings import Settings
+from bot.slack.app import build_bot
 from bot.slack.serve import HttpBot
 from bot.store.store import Store
 from emulators.slack import SlackEmulator
 from emulators.slack_signing import block_action, send_command, send_event, send_interaction
+from policy.document import Policy
+from policy.source import FixedPolicy
 from tests.slack.conftest import GROUP_OPERATOR, OPERATOR, PAY, SECRET, STRANGER, until
 
 
@@ -169,3 +179,35 @@ def test_replies_go_only_to_what_the_job_waits_for(store: Store, http_bot: HttpB
     assert store.get(gated).status == JobStatus.WAITING_HUMAN
     assert "answer recorded" in command(f"answer {asks} the order id is 42")
     assert store.get(asks).status == JobStatus.QUEUED
+
+
+def test_console_hands_an_operator_an_ephemeral_tenant_link(
+    slack: SlackEmulator, settings: Settings, store: Store, policy: Policy
+) -> None:
+    """`/steadfast console` needs the `console` grant; the link it hands out opens the
+    channel's tenant's job list in the console, and nothing of another tenant."""
+    secret = SecretStr("s" * 48)
+    links = ConsoleLinks(TokenSigner(secret), "http://console.test", FixedPolicy(policy))
+    bot = build_bot(settings, store, FixedPolicy(policy), http=True, console_links=links)
+    server = HttpBot(bot, host="127.0.0.1", port=0).start()
+    try:
+
+        def run(text: str, user: str) -> dict[str, Any]:
+            response = send_command(
+                server.url, SECRET, command="/steadfast", text=text, user_id=user, channel_id=PAY
+            )
+            assert response.status_code == 200
+            return dict(response.json())
+
+        refused = run("console", STRANGER)
+        assert "not allowed to open the trace console" in refused["text"] and "http" not in refused["text"]
+        reply = run("console", OPERATOR)
+        assert reply["response_type"] == "ephemeral"
+        url = reply["text"].split("<", 1)[1].split("|", 1)[0]
+        assert url.startswith("http://console.test/?t=")
+        grant = TokenSigner(secret).verify(url.split("?t=", 1)[1])
+        assert grant.opens_tenant("payments") and not grant.opens_tenant("acme")
+        assert "No tenant `acme`" in run("console acme", OPERATOR)["text"]
+        assert "payments" in run("console payments", GROUP_OPERATOR)["text"]
+    finally:
+        server.stop()
