@@ -5,11 +5,15 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from bot.cli.common import console, fail, print_json
+
+if TYPE_CHECKING:  # the demo's modules load only when it runs
+    from bot.demo.report import DemoReport
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +39,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a whole investigation offline: emulated Slack, Claude, Vault, Kubernetes, platform
         API and logs; a worker killed mid-run and resumed by another; the handoff as posted."""
-        from bot.demo.report import DemoReport, show
+        from bot.demo.report import show
         from bot.demo.run import DemoError, DemoOptions, run_demo
         from bot.demo.scenario import ScenarioError
 
@@ -48,7 +52,7 @@ def register(app: typer.Typer) -> None:
         def linger(report: DemoReport) -> None:
             show(report, out)
             shown.append(report)
-            _wait_for_ctrl_c(out, report.console_url)
+            _wait_for_ctrl_c(out, report)
 
         options = DemoOptions(
             crash_at_step=None if no_crash else crash_at_step,
@@ -73,9 +77,13 @@ def register(app: typer.Typer) -> None:
             fail("the run ended without a handoff")
 
 
-def _wait_for_ctrl_c(out: Console, url: str | None) -> None:
+def _wait_for_ctrl_c(out: Console, report: DemoReport) -> None:
+    jobs = report.console_jobs_url
     out.print(
-        f"\n[bold]Open the trace:[/bold] {url}\nThe trace console stays up until you press Ctrl-C."
+        f"\n[bold]Open the trace:[/bold] {report.console_url}\n"
+        + (f"[bold]The tenant's jobs:[/bold] {jobs}\n" if jobs else "")
+        + "The trace console stays up until you press Ctrl-C.",
+        soft_wrap=True,
     )
     try:
         threading.Event().wait()

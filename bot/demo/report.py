@@ -46,6 +46,7 @@ class DemoReport:
     cost: Cost = field(default_factory=Cost)  # the model calls, priced by the default table
     trace_id: str | None = None  # the job's trace, from the Slack mention to the handoff
     console_url: str | None = None  # the job's page in the trace console (signed link)
+    console_jobs_url: str | None = None  # the tenant's job list there (a tenant link)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class DemoReport:
             "cost": self.cost.as_dict(),
             "trace_id": self.trace_id,
             "console_url": self.console_url,
+            "console_jobs_url": self.console_jobs_url,
         }
 
 

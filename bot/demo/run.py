@@ -102,13 +102,14 @@ class _Workers:
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
-        log = (self.logdir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "worker", "--concurrency", "2", "--name", name],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        # the child writes to its own copy of the descriptor; the parent's closes at once
+        with (self.logdir / f"{name}.log").open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "worker", "--concurrency", "2", "--name", name],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.started.append(proc)
         return proc
 
@@ -175,6 +176,8 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
             oncall_channel=ONCALL_CHANNEL,
         )
         report.console_url = links.job_url(job.id, job.ticket.tenant)
+        if job.ticket.tenant:
+            report.console_jobs_url = links.tenant_url(job.ticket.tenant)
         if options.linger is not None:
             workers.stop()  # the job is done; only the console keeps serving it
             options.linger(report)
