@@ -49,7 +49,8 @@ lock:
 	bash scripts/lock.sh
 
 # kubectl v1.35 + helm v4 for the chart tests and bwrap for the runner, cached once under
-# .cache/tools/bin.
+# .cache/tools/bin; Debian's chromium for the console's browser tests (installed when root).
 tools:
 	bash scripts/fetch-k8s-tools.sh
 	bash scripts/fetch-bwrap.sh
+	bash scripts/fetch-chromium.sh

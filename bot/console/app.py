@@ -19,6 +19,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -27,7 +28,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bot.console.errors import AccessDenied
 from bot.console.tokens import Grant, TokenSigner
-from bot.console.views import Views
+from bot.console.views import Views, age
 from bot.errors import JobNotFound, StoreError
 from bot.model import JobStatus
 from bot.store.store import Store
@@ -219,6 +220,7 @@ class ConsoleApp:
         if verdict not in VERDICTS:
             verdict = None
         search = (q.get("q") or "").strip()[:MAX_SEARCH_CHARS] or None
+        now = datetime.now(UTC)
         jobs = self.store.list_jobs(
             status=JobStatus(status) if status else None,
             tenant=grant.tenant,
@@ -239,6 +241,7 @@ class ConsoleApp:
             verdict=verdict,
             search=search or "",
             job_link=lambda job: f"/jobs/{quote(job.id)}?t={quote(str(token))}",
+            age=lambda job: age(job, now),
         )
 
     def _playground(self, q: dict[str, str]) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -217,9 +218,8 @@ class Views:
             for item in d.get("content") or []:
                 if item.get("type") == "text" and item.get("text"):
                     blocks.append(self.block("text", item["text"]))
-                elif item.get("type") == "tool_use":
+                elif item.get("type") == "tool_use":  # its input shows on the tool_call
                     fields.append(("chose", self.s(item.get("name", ""))))
-                    blocks.append(self.block(f"{item.get('name')} input", item.get("input")))
             usage = d.get("usage") or {}
             if usage:
                 fields.append(
@@ -300,5 +300,10 @@ class Views:
         )
 
 
-def ticket_text(job: Job, scrub: Scrub) -> str:
-    return scrub(job.ticket.text)
+def age(job: Job, now: datetime) -> str:
+    """How long ago the job was opened, the way a list reads it."""
+    seconds = max(0, int((now - job.created_at).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"

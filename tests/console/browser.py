@@ -70,6 +70,7 @@ def screenshot(driver: object, name: str, tmp: Path) -> Path:
     folder = IMAGES if os.environ.get("STEADFAST_UPDATE_SCREENSHOTS") == "1" else tmp
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
+    driver.set_window_size(1280, 800)  # type: ignore[attr-defined]
     height = driver.execute_script("return document.documentElement.scrollHeight")  # type: ignore[attr-defined]
     driver.set_window_size(1280, min(max(int(height), 800), 4000))  # type: ignore[attr-defined]
     assert driver.save_screenshot(str(path))  # type: ignore[attr-defined]

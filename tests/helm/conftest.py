@@ -106,6 +106,24 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "retention": {"enabled": True, "olderThan": "30d", "timeZone": "Etc/UTC"},
     },
+    "console": {
+        "console": {
+            "enabled": True,
+            "publicBaseUrl": "https://steadfast.corp.test",
+            "ingress": {
+                "enabled": True,
+                "className": "nginx",
+                "host": "steadfast.corp.test",
+                "tls": [{"secretName": "steadfast-tls", "hosts": ["steadfast.corp.test"]}],
+            },
+        },
+        "networkPolicy": {
+            "enabled": True,
+            "postgres": {"cidrs": ["10.20.0.0/16"]},
+            "kubernetesApi": {"cidrs": ["10.0.0.1/32"]},
+            "consoleFrom": [{"namespaceSelector": {"matchLabels": {"name": "ingress-nginx"}}}],
+        },
+    },
 }
 
 
