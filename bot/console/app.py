@@ -30,7 +30,7 @@ from bot.console.errors import AccessDenied
 from bot.console.tokens import Grant, TokenSigner
 from bot.console.views import Views, age
 from bot.errors import JobNotFound, StoreError
-from bot.model import JobStatus
+from bot.model import Job, JobStatus
 from bot.store.store import Store
 from policy.judge import CommandRun, Judge
 
@@ -105,6 +105,10 @@ class ConsoleApp:
         except StoreError as exc:
             log.error("console: the database failed for %s: %s", path, exc)
             response = self._page("503 Service Unavailable", "error.html", message="Try again.")
+        except Exception:
+            # a bug here must not become the server's own error page, without these headers
+            log.exception("console: failed to render %s", path)
+            response = self._page("500 Internal Server Error", "error.html", message="Try again.")
         headers = [
             ("Content-Type", response.content_type),
             ("Content-Length", str(len(response.body))),
@@ -145,7 +149,7 @@ class ConsoleApp:
         return Response(http_status, html.encode())
 
     # --- access -----------------------------------------------------------------------------
-    def _job_grant(self, job_id: str, token: str | None) -> tuple[Grant, Any]:
+    def _job_grant(self, job_id: str, token: str | None) -> tuple[Grant, Job]:
         grant = self.signer.verify(token)
         if grant.scope == "job" and grant.job_id != job_id:
             raise AccessDenied(f"a link for job {grant.job_id} used for job {job_id}")
