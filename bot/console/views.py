@@ -9,6 +9,8 @@ page shows nothing the thread could not.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -107,15 +109,36 @@ def anchor_for(tool_use_id: str) -> str:
 
 
 class Views:
-    """Builds the console's records. `scrub` is the process scrubber's `scrub`."""
+    """Builds the console's records. `scrub` is the process scrubber's `scrub`.
 
-    def __init__(self, scrub: Scrub, prices: PriceTable, default_model: str) -> None:
+    Scrubbing is the expensive part of a page (the detectors try every encoding of every
+    string: about 8 ms per KiB), and events never change once written, so each distinct string
+    is scrubbed once and remembered (bounded, least recently used first out): a page reloaded
+    or polled costs its new events only."""
+
+    def __init__(
+        self, scrub: Scrub, prices: PriceTable, default_model: str, *, memo: int = 4096
+    ) -> None:
         self._scrub = scrub
         self._prices = prices
         self._default_model = default_model
+        self._memo: OrderedDict[str, str] = OrderedDict()
+        self._memo_size = memo
+        self._lock = threading.Lock()
 
     def s(self, value: Any) -> str:
-        return self._scrub(_text(value))
+        text = _text(value)
+        with self._lock:
+            done = self._memo.get(text)
+            if done is not None:
+                self._memo.move_to_end(text)
+                return done
+        done = self._scrub(text)
+        with self._lock:
+            self._memo[text] = done
+            while len(self._memo) > self._memo_size:
+                self._memo.popitem(last=False)
+        return done
 
     def block(self, label: str, value: Any) -> Block:
         text = self.s(value)
