@@ -12,7 +12,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -222,9 +222,17 @@ class Views:
         """One entry per event. `before`: the job's earlier events, which a resume entry counts
         (what the resumed worker skipped) when only new events are rendered."""
         seen: list[Event] = list(before)
+        # a call repeated after a crash (the one step in flight) keeps the first call's anchor
+        anchored = {str(e.data.get("tool_use_id")) for e in before if e.kind == "tool_call"}
         entries = []
         for event in events:
-            entries.append(self.entry(event, seen))
+            entry = self.entry(event, seen)
+            use_id = str(event.data.get("tool_use_id"))
+            if event.kind == "tool_call" and use_id in anchored:
+                entry = replace(entry, anchor=None)
+            if event.kind == "tool_call":
+                anchored.add(use_id)
+            entries.append(entry)
             seen.append(event)
         return entries
 

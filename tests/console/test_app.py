@@ -167,3 +167,17 @@ def test_links_carry_a_token_the_console_accepts(console: Console) -> None:
     assert url.startswith(f"{console.url}/jobs/{job_id}?t=")
     assert httpx.get(url, timeout=30).status_code == 200
     assert httpx.get(console.links.tenant_url("acme"), timeout=30).status_code == 200
+
+
+def test_a_call_repeated_after_a_crash_keeps_one_anchor(console: Console) -> None:
+    """The step in flight at a crash is repeated: its tool_call is recorded twice, and the
+    facts' links must still have one target."""
+    job_id, lease = start_job(console.store, "repeated")
+    call = {"tool_use_id": "toolu_9", "name": "k8s_list", "input": {"resource": "pods"}}
+    console.store.append(lease, EventKind.TOOL_CALL, call)
+    second = console.store.append(lease, EventKind.TOOL_CALL, call)
+    token = console.signer.job_token(job_id, "acme", 60)
+    assert get(console, f"/jobs/{job_id}", t=token).text.count('id="call-toolu_9"') == 1
+    console.store.append(lease, EventKind.TOOL_CALL, call)
+    update = get(console, f"/jobs/{job_id}/events", t=token, after=str(second.seq)).json()
+    assert update["last"] == second.seq + 1 and 'id="call-toolu_9"' not in update["html"]

@@ -35,13 +35,21 @@
   function poll() {
     fetch(url + "&after=" + last, {cache: "no-store", credentials: "same-origin"})
       .then(function (response) {
+        if (response.status === 403) {
+          // the link expired while the page was open: stop asking, say so
+          var live = document.getElementById("live");
+          if (live) {
+            live.textContent = "This link has expired; ask for a new one to follow the job.";
+          }
+          return null;
+        }
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
         }
         return response.json();
       })
       .then(function (data) {
-        if (!apply(data)) {
+        if (data !== null && !apply(data)) {
           window.setTimeout(poll, every);
         }
       })
