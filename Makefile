@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements-dev.lock
 # The offline demo: emulated Slack, Claude, Vault, Kubernetes, platform API and logs. kubectl
 # (cached once by `make tools`) lets the demo's one allowed command read the emulated cluster.
 demo: $(STAMP)
-	-@$(MAKE) --no-print-directory tools
+	-@$(MAKE) --no-print-directory tools NO_BROWSER=1
 	$(PY) -m bot.cli demo $(DEMO_ARGS)
 
 # The chart and kubectl tests use real helm/kubectl when they can be fetched (CI requires them).
@@ -49,8 +49,9 @@ lock:
 	bash scripts/lock.sh
 
 # kubectl v1.35 + helm v4 for the chart tests and bwrap for the runner, cached once under
-# .cache/tools/bin; Debian's chromium for the console's browser tests (installed when root).
+# .cache/tools/bin; Debian's chromium for the console's browser tests (installed when root;
+# not for the demo, which needs no browser: NO_BROWSER=1).
 tools:
 	bash scripts/fetch-k8s-tools.sh
 	bash scripts/fetch-bwrap.sh
-	bash scripts/fetch-chromium.sh
+	$(if $(NO_BROWSER),,bash scripts/fetch-chromium.sh)
