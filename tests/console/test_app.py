@@ -181,3 +181,9 @@ def test_a_call_repeated_after_a_crash_keeps_one_anchor(console: Console) -> Non
     console.store.append(lease, EventKind.TOOL_CALL, call)
     update = get(console, f"/jobs/{job_id}/events", t=token, after=str(second.seq)).json()
     assert update["last"] == second.seq + 1 and 'id="call-toolu_9"' not in update["html"]
+
+
+def test_static_serves_only_its_two_files(console: Console) -> None:
+    assert get(console, "/static/console.css").headers["content-type"].startswith("text/css")
+    for path in ("/static/../app.py", "/static/tokens.py", "/static/%2e%2e/app.py", "/static/"):
+        assert get(console, path).status_code == 404, path
