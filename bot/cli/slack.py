@@ -13,6 +13,7 @@ from types import FrameType
 
 import typer
 
+from bot.alerts.wiring import alert_posts, separate_alert_server, settings_scrubber
 from bot.cli.common import (
     errors_to_exit,
     load_settings,
@@ -116,7 +117,22 @@ def _serve(
     )
     bot.start_dispatcher()
     front = _front_door(bot, settings, mode, host, port)
-    health = start_health(settings, metrics, store, policy_loaded=policy_check(policy))
+    posts = alert_posts(
+        settings,
+        store,
+        policy,
+        scrub=settings_scrubber(settings).scrub,
+        metrics=metrics,
+        on_outbox=bot.dispatcher.wake,
+    )
+    alerts = separate_alert_server(settings, metrics, posts)
+    health = start_health(
+        settings,
+        metrics,
+        store,
+        policy_loaded=policy_check(policy),
+        posts=None if alerts is not None else posts,
+    )
     worker = None
     worker_thread = None
     if workers is not None:
@@ -148,6 +164,8 @@ def _serve(
         bot.stop()
         if health is not None:
             health.stop()
+        if alerts is not None:
+            alerts.stop()
         tracing.shutdown()  # export the spans still buffered
 
 
