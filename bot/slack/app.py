@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.alerts.keys import alert_thread_recorder
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack import home
@@ -91,6 +92,7 @@ def build_bot(
         lease_ttl=settings.sender_lease_ttl_seconds,
         metrics=metrics,
         tracing=tracing,
+        on_sent=alert_thread_recorder(store),
     )
     try:
         app = App(
