@@ -58,11 +58,15 @@ def alert_posts(
 
 
 def separate_alert_server(
-    settings: Settings, metrics: Metrics, posts: dict[str, PostRoute]
+    settings: Settings,
+    metrics: Metrics,
+    posts: dict[str, PostRoute],
+    *,
+    host: str = "0.0.0.0",
 ) -> HealthServer | None:
     """A server of its own for the endpoint when `STEADFAST_ALERTS_PORT` differs from the
     health port (None: the health server carries it)."""
     port = settings.alerts_port
     if not posts or port is None or port == settings.health_port:
         return None
-    return HealthServer(port, metrics, {}, posts=posts).start()
+    return HealthServer(port, metrics, {}, host=host, posts=posts).start()

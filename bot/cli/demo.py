@@ -25,6 +25,12 @@ def register(app: typer.Typer) -> None:
             help="A scenario file over the demo world: ticket, faults, scripted model "
             "(docs/scenarios.md).",
         ),
+        from_alert: bool = typer.Option(
+            False,
+            "--from-alert",
+            help="Start from an Alertmanager webhook posted to the bot's alert endpoint "
+            "instead of a Slack mention (docs/alerts-and-paging.md).",
+        ),
         json_: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
     ) -> None:
         """Run a whole investigation offline: emulated Slack, Claude, Vault, Kubernetes, platform
@@ -35,7 +41,10 @@ def register(app: typer.Typer) -> None:
 
         out = console()
         options = DemoOptions(
-            crash_at_step=None if no_crash else crash_at_step, workdir=workdir, scenario=scenario
+            crash_at_step=None if no_crash else crash_at_step,
+            workdir=workdir,
+            scenario=scenario,
+            from_alert=from_alert,
         )
         try:
             report = run_demo(options, out)
