@@ -115,8 +115,7 @@ def _serve(
         metrics=metrics,
         tracing=tracing,
     )
-    bot.start_dispatcher()
-    front = _front_door(bot, settings, mode, host, port)
+    # before anything starts: a token without a port is a configuration error
     posts = alert_posts(
         settings,
         store,
@@ -125,6 +124,8 @@ def _serve(
         metrics=metrics,
         on_outbox=bot.dispatcher.wake,
     )
+    bot.start_dispatcher()
+    front = _front_door(bot, settings, mode, host, port)
     alerts = separate_alert_server(settings, metrics, posts)
     health = start_health(
         settings,
