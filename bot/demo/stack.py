@@ -144,11 +144,13 @@ class Stack:
 
 
 def demo_policy(workdir: Path) -> Path:
-    """The shipped policy, plus the one thing only the demo needs: its platform API lives on
-    127.0.0.1, so the named API's host joins the allowlist. Ad-hoc URLs to loopback stay refused
-    by the gate whatever the allowlist says."""
+    """The shipped policy, plus what only the demo needs: its platform API lives on
+    127.0.0.1, so the named API's host joins the allowlist (ad-hoc URLs to loopback stay
+    refused by the gate whatever the allowlist says), and acme's alerts have a route."""
     policy = yaml.safe_load(SHIPPED_POLICY.read_text())
     policy["http"]["hosts"] = [*policy["http"]["hosts"], "127.0.0.1"]
+    # `demo --from-alert`: the demo tenant's alerts open their thread in its channel
+    policy["alert_routes"] = [{"matchers": ['namespace=~"acme-.*"'], "channel": TICKET_CHANNEL}]
     path = workdir / "policy.yaml"
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     return path
