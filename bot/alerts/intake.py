@@ -17,6 +17,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bot.alerts.keys import alert_job_key, alert_root_key
@@ -70,7 +71,7 @@ class AlertIntake:
         self.store = store
         self._policy = policy
         self._scrub = scrub
-        self._metrics = metrics
+        self._metrics = metrics or Metrics()  # a private registry when nobody scrapes
         self._on_outbox = on_outbox
 
     def receive(self, notification: Notification) -> Result:
@@ -78,14 +79,14 @@ class AlertIntake:
         policy = self._policy.current()
         firing: dict[int, tuple[AlertRoute, list[Alert]]] = {}
         for alert in notification.alerts:
-            self._count("received", status=alert.status)
+            self._metrics.alerts_received.labels(status=alert.status).inc()
             if alert.status == "resolved":
                 self._resolved(alert, result)
                 continue
             route = policy.alert_route_for(alert.labels)
             if route is None:
                 result.unrouted += 1
-                self._count("unrouted")
+                self._metrics.alerts_unrouted.inc()
                 log.info("alert %s (%s) matches no alert route", alert.name, alert.fingerprint)
                 continue
             firing.setdefault(id(route), (route, []))[1].append(alert)
@@ -110,7 +111,7 @@ class AlertIntake:
                     tenant=route.tenant or channel_tenant,
                 ),
                 key=alert_job_key(alert.fingerprint, alert.starts_at),
-                posts=lambda job, alert=alert: self._thread(job, alert),  # type: ignore[misc]
+                posts=partial(self._thread, alert=alert),
             )
             first = first or job
             if created:
@@ -118,10 +119,10 @@ class AlertIntake:
                 log.info("alert %s (%s) → job %s", alert.name, alert.fingerprint, job.id)
             else:
                 result.duplicate.append(job.id)
-                self._count("deduplicated")
+                self._metrics.alerts_deduplicated.inc()
         if rest and first is not None:
             result.over_cap += len(rest)
-            self._count("over_cap", amount=len(rest))
+            self._metrics.alerts_over_cap.inc(len(rest))
             self._list_rest(first, route, rest)
 
     def _thread(self, job: Job, alert: Alert) -> list[OutboxPost]:
@@ -203,19 +204,6 @@ class AlertIntake:
             purpose="alert_resolved",
         )
         result.resolved.append(job.id)
-
-    def _count(self, what: str, *, status: str = "", amount: int = 1) -> None:
-        m = self._metrics
-        if m is None:
-            return
-        if what == "received":
-            m.alerts_received.labels(status=status).inc(amount)
-        elif what == "deduplicated":
-            m.alerts_deduplicated.inc(amount)
-        elif what == "unrouted":
-            m.alerts_unrouted.inc(amount)
-        elif what == "over_cap":
-            m.alerts_over_cap.inc(amount)
 
 
 def _distinct(alerts: list[Alert]) -> list[Alert]:

@@ -161,6 +161,7 @@ def _handler_for(owner: HealthServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "steadfast-health"
         sys_version = ""
+        timeout = 30  # seconds a client may take to send its request (a POST body included)
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
