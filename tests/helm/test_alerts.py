@@ -4,11 +4,12 @@ a Secret, a Service for Alertmanager and (with a NetworkPolicy) only `alertsFrom
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from tests.helm.conftest import VALUE_SETS, Render, by_kind, one
 
 
-def _bot_container(docs: list[dict]) -> dict:  # type: ignore[type-arg]
+def _bot_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     bot = one(docs, "Deployment", "sf-steadfast-bot")
     return next(c for c in bot["spec"]["template"]["spec"]["containers"] if c["name"] == "bot")
 
