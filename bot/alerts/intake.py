@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from bot.alerts.keys import alert_job_key, alert_root_key
 from bot.alerts.payload import Alert, Notification, clip, label_line, ticket_text
 from bot.handoff.render_slack import context, escape, section
@@ -28,6 +30,8 @@ from bot.model import EventKind, Job, OutboxPost, Ticket, outbox_key
 from bot.slack import messages
 from bot.slack.notifier import status_key, status_row
 from bot.store.store import Store
+from bot.tracing import Tracing
+from bot.tracing.carry import with_traceparent
 from policy.alerts import AlertRoute
 from policy.source import PolicySource
 
@@ -67,8 +71,10 @@ class AlertIntake:
         scrub: Callable[[str], str],
         metrics: Metrics | None = None,
         on_outbox: Callable[[], None] = lambda: None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
+        self._tracing = tracing or Tracing.disabled()
         self._policy = policy
         self._scrub = scrub
         self._metrics = metrics or Metrics()  # a private registry when nobody scrapes
@@ -104,15 +110,24 @@ class AlertIntake:
         taken, rest = alerts[: route.max_alerts_per_group], alerts[route.max_alerts_per_group :]
         first: Job | None = None
         for alert in taken:
-            job, created = self.store.submit(
-                Ticket(
+            tenant = route.tenant or channel_tenant
+            attributes = {"steadfast.tenant": tenant, "steadfast.slack.channel": route.channel}
+            # each alert's trace starts here, as a mention's does, and ends with its handoff
+            with self._tracing.span("alertmanager.alert", attributes, kind=SpanKind.SERVER) as span:
+                ticket = Ticket(
                     text=ticket_text(alert, self._scrub),
                     channel=route.channel,
-                    tenant=route.tenant or channel_tenant,
-                ),
-                key=alert_job_key(alert.fingerprint, alert.starts_at),
-                posts=partial(self._thread, alert=alert),
-            )
+                    tenant=tenant,
+                    traceparent=self._tracing.traceparent(),
+                )
+                job, created = self.store.submit(
+                    ticket,
+                    key=alert_job_key(alert.fingerprint, alert.starts_at),
+                    posts=partial(self._thread, alert=alert, traceparent=ticket.traceparent),
+                )
+                span.set_attributes(
+                    {"steadfast.job.id": job.id, "steadfast.intake.created": created}
+                )
             first = first or job
             if created:
                 result.created.append(job.id)
@@ -125,7 +140,7 @@ class AlertIntake:
             self._metrics.alerts_over_cap.inc(len(rest))
             self._list_rest(first, route, rest)
 
-    def _thread(self, job: Job, alert: Alert) -> list[OutboxPost]:
+    def _thread(self, job: Job, alert: Alert, traceparent: str | None) -> list[OutboxPost]:
         """The message that opens the job's thread, then the status message in it: committed
         with the job, so a crash leaves both or neither."""
         headline = escape(self._scrub(alert.summary or alert.name))
@@ -139,9 +154,11 @@ class AlertIntake:
             "text": clip(f"Alert firing: {self._scrub(alert.summary or alert.name)}", 3000),
             "blocks": [section(text[:3000]), context(clip(labels, 2000))],
         }
+        root = with_traceparent(root, traceparent)
         posts = [OutboxPost(alert_root_key(job.id), "chat.postMessage", root, purpose="alert")]
         row = status_row(job)
         if row is not None:
+            row = with_traceparent(row, traceparent)
             posts.append(OutboxPost(status_key(job.id), "chat.postMessage", row, purpose="status"))
         return posts
 

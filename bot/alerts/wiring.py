@@ -14,6 +14,7 @@ from bot.metrics import Metrics
 from bot.ops.health import HealthServer, PostRoute
 from bot.settings import Settings
 from bot.store.store import Store
+from bot.tracing import Tracing
 from core.scrubber import Scrubber
 from policy.source import PolicySource
 
@@ -36,6 +37,7 @@ def alert_posts(
     scrub: Callable[[str], str],
     metrics: Metrics | None = None,
     on_outbox: Callable[[], None] = lambda: None,
+    tracing: Tracing | None = None,
 ) -> dict[str, PostRoute]:
     """`{"/alerts/alertmanager": endpoint}`, or nothing when no token is configured: the
     endpoint is never served without authentication."""
@@ -46,7 +48,9 @@ def alert_posts(
             "STEADFAST_ALERTS_TOKEN is set but the alert endpoint has no port: set "
             "STEADFAST_ALERTS_PORT or STEADFAST_HEALTH_PORT"
         )
-    intake = AlertIntake(store, policy, scrub=scrub, metrics=metrics, on_outbox=on_outbox)
+    intake = AlertIntake(
+        store, policy, scrub=scrub, metrics=metrics, on_outbox=on_outbox, tracing=tracing
+    )
     endpoint = AlertEndpoint(
         intake,
         token=settings.alerts_token,

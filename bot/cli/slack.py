@@ -123,6 +123,7 @@ def _serve(
         scrub=settings_scrubber(settings).scrub,
         metrics=metrics,
         on_outbox=bot.dispatcher.wake,
+        tracing=tracing,
     )
     bot.start_dispatcher()
     front = _front_door(bot, settings, mode, host, port)

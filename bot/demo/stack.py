@@ -191,7 +191,7 @@ class InProcessBot:
         )
         self.bot.start_dispatcher()
         self.front = SocketBot(self.bot, settings).start()
-        self.alerts = _alert_server(settings, store, policy, self.bot.dispatcher.wake)
+        self.alerts = _alert_server(settings, store, policy, self.bot.dispatcher.wake, tracing)
 
     @property
     def alert_url(self) -> str | None:
@@ -207,12 +207,16 @@ class InProcessBot:
 
 
 def _alert_server(
-    settings: Settings, store: Store, policy: PolicyLoader, wake: Callable[[], None]
+    settings: Settings,
+    store: Store,
+    policy: PolicyLoader,
+    wake: Callable[[], None],
+    tracing: Tracing | None,
 ) -> HealthServer | None:
     from bot.alerts.wiring import alert_posts, separate_alert_server, settings_scrubber
 
     scrub = settings_scrubber(settings).scrub
-    posts = alert_posts(settings, store, policy, scrub=scrub, on_outbox=wake)
+    posts = alert_posts(settings, store, policy, scrub=scrub, on_outbox=wake, tracing=tracing)
     return separate_alert_server(settings, Metrics(), posts, host="127.0.0.1")
 
 

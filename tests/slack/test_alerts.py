@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
 from bot.alerts.wiring import alert_posts, settings_scrubber
@@ -24,6 +25,8 @@ from bot.settings import Settings
 from bot.slack.app import SlackBot
 from bot.slack.notifier import SlackNotifier
 from bot.store.store import Store
+from bot.tracing import Tracing, trace_id_of
+from bot.tracing.carry import ticket_traceparent
 from bot.worker.worker import Worker
 from emulators.slack import SlackEmulator
 from policy.alerts import AlertRoute
@@ -297,3 +300,26 @@ def test_alert_text_is_capped_and_scrubbed(store: Store, endpoint: Endpoint) -> 
     text = store.get(job_id).ticket.text
     assert TOKEN not in text and "[redacted:" in text
     assert len(text) < 6_000
+
+
+def test_each_alert_starts_a_trace_its_job_continues(
+    settings: Settings, store: Store, policy: Policy
+) -> None:
+    spans = InMemorySpanExporter()
+    tracing = Tracing.with_exporter(spans, service="steadfast-bot")
+    s = settings.model_copy(update={"alerts_token": SecretStr(TOKEN), "health_port": 0})
+    posts = alert_posts(
+        s, store, FixedPolicy(policy), scrub=settings_scrubber(s).scrub, tracing=tracing
+    )
+    server = HealthServer(0, Metrics(), {}, host="127.0.0.1", posts=posts).start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/alerts/alertmanager"
+        [job_id] = post(url, notification(alert()), token=TOKEN).json()["created"]
+    finally:
+        server.stop()
+        tracing.shutdown()
+    [span] = [x for x in spans.get_finished_spans() if x.name == "alertmanager.alert"]
+    assert span.attributes is not None and span.attributes["steadfast.job.id"] == job_id
+    assert span.context is not None
+    carried = trace_id_of(ticket_traceparent(store.events(job_id)))
+    assert carried == format(span.context.trace_id, "032x")
