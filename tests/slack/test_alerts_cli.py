@@ -99,8 +99,9 @@ def test_socket_mode_bot_serves_alerts_on_the_health_port(
 
 
 def test_a_token_without_a_port_refuses_to_start(
-    slack: SlackEmulator, database_url: str, tmp_path: Path
+    slack: SlackEmulator, store: Store, database_url: str, tmp_path: Path
 ) -> None:
+    """(`store`: the database is migrated, so the only thing wrong is the missing port.)"""
     env = _env(database_url, _policy(tmp_path), slack)
     env.pop("STEADFAST_HEALTH_PORT", None)
     env.pop("STEADFAST_ALERTS_PORT", None)
