@@ -110,9 +110,7 @@ class LeasedContext:
             return
         known = {e.seq for e in self._events}
         new = [
-            e
-            for e in self._store.events(self.job.id, kinds=EXTERNAL_KINDS)
-            if e.seq not in known
+            e for e in self._store.events(self.job.id, kinds=EXTERNAL_KINDS) if e.seq not in known
         ]
         if new:
             self._events.extend(new)
