@@ -24,16 +24,18 @@ from bot.ops.wiring import start_health
 from bot.settings import Settings
 from bot.slack.app import SlackBot
 from bot.slack.notifier import SlackNotifier
+from bot.slack.serve import HttpBot
 from bot.store.store import Store
 from bot.tracing import Tracing, trace_id_of
 from bot.tracing.carry import ticket_traceparent
 from bot.worker.worker import Worker
 from emulators.slack import SlackEmulator
+from emulators.slack_signing import send_event
 from policy.alerts import AlertRoute
 from policy.document import Policy
 from policy.source import FixedPolicy
 from tests.slack.alertmanager_payload import alert, notification, post, resolved
-from tests.slack.conftest import PAY, make_policy, thread_messages, until
+from tests.slack.conftest import OPERATOR, PAY, SECRET, make_policy, thread_messages, until
 
 TOKEN = "am-webhook-token-7f3c9e1d"
 
@@ -323,3 +325,21 @@ def test_each_alert_starts_a_trace_its_job_continues(
     assert span.context is not None
     carried = trace_id_of(ticket_traceparent(store.events(job_id)))
     assert carried == format(span.context.trace_id, "032x")
+
+
+def test_the_alert_thread_works_like_a_mention_thread_for_answers(
+    slack: SlackEmulator, store: Store, endpoint: Endpoint, http_bot: HttpBot, worker: Worker
+) -> None:
+    """The job asks in the thread the bot opened; an operator's reply there is its answer."""
+    asking = alert()
+    asking["annotations"]["description"] = "ask on-call which region first"
+    job_id = post(endpoint.url, notification(asking), token=TOKEN).json()["created"][0]
+    until(lambda: store.get(job_id).status == JobStatus.WAITING_HUMAN)
+    until(lambda: store.get(job_id).ticket.thread_ts is not None)
+    root = str(store.get(job_id).ticket.thread_ts)
+    until(lambda: any("Which region?" in m["text"] for m in thread_messages(slack, PAY, root)))
+    message = slack.user_message(PAY, OPERATOR, "eu-west-1", thread_ts=root)
+    assert send_event(http_bot.url, SECRET, slack.message_event(message)).status_code == 200
+    until(lambda: store.get(job_id).status == JobStatus.SUCCEEDED)
+    [handoff] = store.events(job_id, kinds=[EventKind.HANDOFF])
+    assert "(answer: eu-west-1)" in handoff.data["summary"]
