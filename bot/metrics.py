@@ -67,6 +67,33 @@ class Metrics:
             "How long the longest-waiting job has waited for a human",
             registry=r,
         )
+        self.alerts_received = Counter(
+            "steadfast_alerts_received_total",
+            "Alerts in Alertmanager notifications, by their status (firing, resolved)",
+            ["status"],
+            registry=r,
+        )
+        self.alerts_deduplicated = Counter(
+            "steadfast_alerts_deduplicated_total",
+            "Firing alerts that already had a job (a resend): no second investigation",
+            registry=r,
+        )
+        self.alerts_unrouted = Counter(
+            "steadfast_alerts_unrouted_total",
+            "Firing alerts no `alert_routes` entry matched: not investigated",
+            registry=r,
+        )
+        self.alerts_over_cap = Counter(
+            "steadfast_alerts_over_cap_total",
+            "Firing alerts past their route's max_alerts_per_group: listed, not investigated",
+            registry=r,
+        )
+        self.alert_requests = Counter(
+            "steadfast_alert_requests_total",
+            "Requests to the alert endpoint by HTTP status answered",
+            ["code"],
+            registry=r,
+        )
         self.jobs = Gauge("steadfast_jobs", "Jobs by status", ["status"], registry=r)
         self.queue_depth = Gauge("steadfast_queue_depth", "Queued jobs", registry=r)
         self.oldest_queued_age = Gauge(

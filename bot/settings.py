@@ -140,6 +140,22 @@ class Settings(BaseSettings):
     elasticsearch_url: str | None = None
     http_timeout_seconds: float = 10.0
 
+    # --- alerts (Alertmanager's webhook; docs/alerts-and-paging.md) -----------------------
+    alerts_token: SecretStr | None = Field(
+        None,
+        description="bearer token (or basic-auth password) Alertmanager sends to POST "
+        "/alerts/alertmanager; unset: the endpoint is off",
+    )
+    alerts_username: str = Field(
+        "alertmanager", description="the basic-auth username that goes with STEADFAST_ALERTS_TOKEN"
+    )
+    alerts_port: int | None = Field(
+        None, ge=0, le=65535, description="serve the alert endpoint here; unset: the health port"
+    )
+    alerts_max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="larger webhook bodies are refused (413)"
+    )
+
     # --- ops -----------------------------------------------------------------------------
     health_port: int | None = Field(None, description="serve /healthz, /readyz, /metrics here")
     db_metrics: bool = Field(

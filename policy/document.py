@@ -7,12 +7,13 @@ the gate's own (`policy/rules.py`); the others are shared. Unknown keys are erro
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from policy.alerts import AlertRoute, route_for
 from policy.rules import CommandRules
 
 
@@ -205,6 +206,32 @@ class Policy(_Strict):
     layers: list[Layer] = Field(
         default_factory=list, description="investigation layers, cheap first"
     )
+    alert_routes: list[AlertRoute] = Field(
+        default_factory=list,
+        description="Alertmanager alerts to investigate: label matchers → tenant and Slack "
+        "channel; first match wins, an alert no route matches is not investigated",
+    )
+
+    @field_validator("alert_routes")
+    @classmethod
+    def _known_tenants(cls, routes: list[AlertRoute], info: ValidationInfo) -> list[AlertRoute]:
+        tenants = info.data.get("tenants") or {}
+        for route in routes:
+            if route.tenant is not None and route.tenant not in tenants:
+                known = ", ".join(sorted(tenants)) or "none defined"
+                raise ValueError(
+                    f"alert route tenant {route.tenant!r} is not under `tenants` ({known})"
+                )
+            owned = any(route.channel in t.channels for t in tenants.values())
+            if route.tenant is None and tenants and not owned:
+                raise ValueError(
+                    f"alert route to channel {route.channel!r} names no tenant and the channel "
+                    "is not under any `tenants.<name>.channels`; set `tenant`"
+                )
+        return routes
+
+    def alert_route_for(self, labels: Mapping[str, str]) -> AlertRoute | None:
+        return route_for(self.alert_routes, labels)
 
     def vault_templates(self, tenant: str) -> list[str]:
         """The Vault path templates readable for `tenant`, with `{tenant}` filled in."""

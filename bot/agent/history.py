@@ -68,6 +68,7 @@ class History:
     retries: int = 0
     last_drift_seq: int = 0
     drift_notes: list[Event] = field(default_factory=list)  # drift checks not tied to a call
+    alert_notes: list[Event] = field(default_factory=list)  # the job's alert resolved meanwhile
     last_claim_seq: int = 0
     paused_seconds: float = 0.0  # how long the job sat paused before its latest claim
     tokens: int = 0
@@ -210,6 +211,8 @@ class History:
             self.last_drift_seq = event.seq
             if not d.get("tool_use_id"):
                 self.drift_notes.append(event)
+        elif kind == "alert_resolved":
+            self.alert_notes.append(event)
         elif kind == "compacted":
             self.compaction = event
         elif kind == "handoff":

@@ -12,6 +12,11 @@ DRIFT_NOTE = (
     "Note: this investigation was paused for {minutes:.0f} minutes. State may have changed "
     "since: re-check anything you relied on before concluding."
 )
+ALERT_RESOLVED_NOTE = (
+    "Note: Alertmanager reports that the alert behind this ticket resolved at {at}. The "
+    "symptom may be gone; find out what happened and whether it can come back, and say in "
+    "the handoff that the alert resolved."
+)
 NUDGE = (
     "Continue the investigation with the tools. The only way to finish is to call submit_handoff."
 )
@@ -158,12 +163,17 @@ def build_messages(
 
 
 def _drift_notes(history: History, before_seq: int, after_seq: int) -> list[dict[str, Any]]:
-    """Pause notes recorded between two turns, as text blocks for the user message there."""
+    """Pause and resolved-alert notes recorded between two turns, as text blocks for the user message there."""
     blocks = []
     for note in history.drift_notes:
         if after_seq < note.seq < before_seq:
             minutes = float(note.data.get("waited_seconds", 0)) / 60
             blocks.append({"type": "text", "text": DRIFT_NOTE.format(minutes=minutes)})
+    # a resolved alert reaches the model the way a pause note does: as text between turns
+    for note in history.alert_notes:
+        if after_seq < note.seq < before_seq:
+            at = str(note.data.get("ends_at") or note.at.isoformat())
+            blocks.append({"type": "text", "text": ALERT_RESOLVED_NOTE.format(at=at)})
     return blocks
 
 

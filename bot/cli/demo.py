@@ -32,6 +32,12 @@ def register(app: typer.Typer) -> None:
             help="A scenario file over the demo world: ticket, faults, scripted model "
             "(docs/scenarios.md).",
         ),
+        from_alert: bool = typer.Option(
+            False,
+            "--from-alert",
+            help="Start from an Alertmanager webhook posted to the bot's alert endpoint "
+            "instead of a Slack mention (docs/alerts-and-paging.md).",
+        ),
         json_: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
         console_port: int = typer.Option(
             0, "--console-port", min=0, max=65535, help="The trace console's port (0: any free)."
@@ -60,6 +66,7 @@ def register(app: typer.Typer) -> None:
             scenario=scenario,
             console_port=console_port,
             linger=linger if interactive else None,
+            from_alert=from_alert,
         )
         try:
             report = run_demo(options, out)

@@ -13,6 +13,7 @@ from types import FrameType
 
 import typer
 
+from bot.alerts.wiring import alert_posts, separate_alert_server, settings_scrubber
 from bot.cli.common import (
     errors_to_exit,
     load_settings,
@@ -145,9 +146,26 @@ def _serve(
         console_links=console_links(settings, policy),
     )
     console = _console(settings, store, policy, scrubber)
+    # before anything starts: a token without a port is a configuration error
+    posts = alert_posts(
+        settings,
+        store,
+        policy,
+        scrub=settings_scrubber(settings).scrub,
+        metrics=metrics,
+        on_outbox=bot.dispatcher.wake,
+        tracing=tracing,
+    )
     bot.start_dispatcher()
     front = _front_door(bot, settings, mode, host, port)
-    health = start_health(settings, metrics, store, policy_loaded=policy_check(policy))
+    alerts = separate_alert_server(settings, metrics, posts)
+    health = start_health(
+        settings,
+        metrics,
+        store,
+        policy_loaded=policy_check(policy),
+        posts=None if alerts is not None else posts,
+    )
     worker = None
     worker_thread = None
     if workers is not None:
@@ -181,6 +199,8 @@ def _serve(
             console.stop()
         if health is not None:
             health.stop()
+        if alerts is not None:
+            alerts.stop()
         tracing.shutdown()  # export the spans still buffered
 
 

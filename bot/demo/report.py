@@ -134,7 +134,7 @@ def build_report(
         and e.data.get("name") == "run_command"
         and e.data.get("tool_use_id") in results
     ]
-    ticket_ts = job.ticket.ts or ""
+    ticket_ts = job.ticket.thread_ts or job.ticket.ts or ""  # an alert's thread: the bot's post
     ticket_thread = [_message(m) for m in stack.slack.messages(ticket_channel, ticket_ts)]
     oncall = stack.slack.messages(oncall_channel)
     oncall_thread: list[dict[str, Any]] = []

@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
 
 from bot.console.links import ConsoleLinks
 from bot.console.server import ConsoleServer
+from bot.demo.alert import demo_alert
 from bot.demo.report import DemoReport, build_report
 from bot.demo.scenario import Scenario, load_user_scenario
 from bot.demo.stack import (
+    ALERTS_TOKEN,
     ONCALL_CHANNEL,
     REPORTER,
     TICKET_CHANNEL,
@@ -67,6 +70,7 @@ class DemoOptions:
     # Called with the report while everything still runs (the console can show the job);
     # the demo stops when it returns. `steadfast demo` in a terminal waits here for Ctrl-C.
     linger: Callable[[DemoReport], None] | None = None
+    from_alert: bool = False  # start from an Alertmanager webhook instead of a Slack mention
 
 
 class _Progress:
@@ -134,6 +138,9 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
     scenario = load_user_scenario(options.scenario, world) if options.scenario else None
     stack = Stack.start(scenario.world if scenario else world)
     env = stack.settings_env(database_url=database_url, workdir=workdir)
+    if options.from_alert:
+        # the bot serves Alertmanager's endpoint on a loopback port of its own
+        env |= {"STEADFAST_ALERTS_TOKEN": ALERTS_TOKEN, "STEADFAST_ALERTS_PORT": "0"}
     settings = settings_for(env)
     store = open_store(settings)
     policy = PolicyLoader(settings.policy)
@@ -156,13 +163,18 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
             say(f"scenario: {options.scenario}")
             _break(stack, scenario, say)
         first = workers.start("demo-worker-1")
-        mention = f"<@{stack.slack.bot_user_id}>"
-        text = TICKET.format(bot=stack.slack.bot_user_id)
-        if scenario is not None and scenario.ticket:
-            text = scenario.ticket if "<@" in scenario.ticket else f"{mention} {scenario.ticket}"
-        message = stack.mention(TICKET_CHANNEL, REPORTER, text)
-        say(f"[cyan]slack[/cyan] <#{TICKET_CHANNEL}> {REPORTER}: {message['text']}")
-        job = _wait_for_job(store, message["ts"], _Progress(options, say))
+        if options.from_alert:
+            job = _post_alert(store, bot, say)
+        else:
+            mention = f"<@{stack.slack.bot_user_id}>"
+            text = TICKET.format(bot=stack.slack.bot_user_id)
+            if scenario is not None and scenario.ticket:
+                text = (
+                    scenario.ticket if "<@" in scenario.ticket else f"{mention} {scenario.ticket}"
+                )
+            message = stack.mention(TICKET_CHANNEL, REPORTER, text)
+            say(f"[cyan]slack[/cyan] <#{TICKET_CHANNEL}> {REPORTER}: {message['text']}")
+            job = _wait_for_job(store, message["ts"], _Progress(options, say))
         say(f"[cyan]job[/cyan] {job.id} queued for tenant {job.ticket.tenant}")
         crashed = _follow(store, stack, job.id, options, say, first, workers)
         _wait_outbox_drained(store, job.id, _Progress(options, say))
@@ -218,6 +230,22 @@ def _break(stack: Stack, scenario: Scenario, say: Callable[[str], None]) -> None
         emulator: Emulator = getattr(stack, name)
         emulator.faults.set(spec.mode, **spec.model_dump(exclude={"mode"}))
         say(f"[yellow]fault[/yellow] {name}: {spec.mode}")
+
+
+def _post_alert(store: Store, bot: InProcessBot, say: Callable[[str], None]) -> Job:
+    """Alertmanager's webhook, as its `webhook_config` would send it, to the bot's endpoint."""
+    url = bot.alert_url
+    if url is None:
+        raise DemoError("the demo bot serves no alert endpoint (STEADFAST_ALERTS_TOKEN unset)")
+    body = demo_alert()
+    answer = httpx.post(
+        url, json=body, headers={"Authorization": f"Bearer {ALERTS_TOKEN}"}, timeout=60
+    )
+    if answer.status_code != 202 or not answer.json().get("created"):
+        raise DemoError(f"the alert endpoint answered {answer.status_code}: {answer.text[:300]}")
+    summary = body["alerts"][0]["annotations"]["summary"]
+    say(f"[cyan]alertmanager[/cyan] POST {url} ({answer.status_code}): {escape(summary)}")
+    return store.get(str(answer.json()["created"][0]))
 
 
 def _wait_for_job(store: Store, ts: str, progress: _Progress) -> Job:

@@ -6,13 +6,17 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot.alerts.endpoint import PATH as ALERTS_PATH
 from bot.console.links import ConsoleLinks
+from bot.metrics import Metrics
+from bot.ops.health import HealthServer
 from bot.settings import Settings
 from bot.store import Store
 from bot.tracing import Tracing
@@ -141,11 +145,13 @@ class Stack:
 
 
 def demo_policy(workdir: Path) -> Path:
-    """The shipped policy, plus the one thing only the demo needs: its platform API lives on
-    127.0.0.1, so the named API's host joins the allowlist. Ad-hoc URLs to loopback stay refused
-    by the gate whatever the allowlist says."""
+    """The shipped policy, plus what only the demo needs: its platform API lives on
+    127.0.0.1, so the named API's host joins the allowlist (ad-hoc URLs to loopback stay
+    refused by the gate whatever the allowlist says), and acme's alerts have a route."""
     policy = yaml.safe_load(SHIPPED_POLICY.read_text())
     policy["http"]["hosts"] = [*policy["http"]["hosts"], "127.0.0.1"]
+    # `demo --from-alert`: the demo tenant's alerts open their thread in its channel
+    policy["alert_routes"] = [{"matchers": ['namespace=~"acme-.*"'], "channel": TICKET_CHANNEL}]
     path = workdir / "policy.yaml"
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     return path
@@ -164,8 +170,12 @@ def settings_for(env: dict[str, str]) -> Settings:
         os.environ.update(saved)
 
 
+ALERTS_TOKEN = "demo-alertmanager-token"
+
+
 class InProcessBot:
-    """The Slack bot inside the harness: Socket Mode front door plus the outbox sender."""
+    """The Slack bot inside the harness: Socket Mode front door plus the outbox sender, and
+    with `STEADFAST_ALERTS_TOKEN` set, Alertmanager's endpoint on its own loopback port."""
 
     def __init__(
         self,
@@ -189,10 +199,33 @@ class InProcessBot:
         )
         self.bot.start_dispatcher()
         self.front = SocketBot(self.bot, settings).start()
+        self.alerts = _alert_server(settings, store, policy, self.bot.dispatcher.wake, tracing)
+
+    @property
+    def alert_url(self) -> str | None:
+        if self.alerts is None:
+            return None
+        return f"http://127.0.0.1:{self.alerts.port}{ALERTS_PATH}"
 
     def stop(self) -> None:
+        if self.alerts is not None:
+            self.alerts.stop()
         self.front.stop()
         self.bot.stop()
+
+
+def _alert_server(
+    settings: Settings,
+    store: Store,
+    policy: PolicyLoader,
+    wake: Callable[[], None],
+    tracing: Tracing | None,
+) -> HealthServer | None:
+    from bot.alerts.wiring import alert_posts, separate_alert_server, settings_scrubber
+
+    scrub = settings_scrubber(settings).scrub
+    posts = alert_posts(settings, store, policy, scrub=scrub, on_outbox=wake, tracing=tracing)
+    return separate_alert_server(settings, Metrics(), posts, host="127.0.0.1")
 
 
 _OTEL_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "NO_PROXY", "no_proxy")

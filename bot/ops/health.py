@@ -5,6 +5,8 @@
 - `/readyz`: every named check passes. A check is a callable that returns on success and
   raises on failure; the exception's message is the reason shown in the 503 body.
 - `/metrics`: the Prometheus exposition of `metrics.registry` (OpenMetrics when asked for).
+- `POST` routes a process adds (`posts`): the bot's `/alerts/alertmanager`. Each route does
+  its own authentication; this server only dispatches and writes the reply.
 
 Plain `http.server` on a daemon thread: no event loop, matching the threads-only design.
 """
@@ -18,9 +20,10 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client.exposition import choose_encoder
 
@@ -30,6 +33,19 @@ from bot.metrics import Metrics
 log = logging.getLogger(__name__)
 
 Check = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A POST route's answer: status, JSON body, extra headers."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# (request headers, read(n) → the body's first n bytes) → the reply
+PostRoute = Callable[[Mapping[str, str], Callable[[int], bytes]], Reply]
 
 # The readyz body is readable by anything that can reach the pod port, so reasons are cut
 # short and any credentials embedded in a URL (a database URL in a driver error) are masked.
@@ -62,6 +78,7 @@ class HealthServer:
         host: str = "0.0.0.0",
         check_timeout: float = 2.0,
         scrub: Callable[[str], str] | None = None,
+        posts: Mapping[str, PostRoute] | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ConfigError(f"health port {port} is out of range; set STEADFAST_HEALTH_PORT")
@@ -70,6 +87,7 @@ class HealthServer:
         self.checks = dict(checks)
         self.check_timeout = check_timeout
         self.scrub = scrub
+        self.posts = dict(posts or {})
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         # Checks run on their own pool so a hung dependency costs one probe a timeout,
@@ -143,6 +161,7 @@ def _handler_for(owner: HealthServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "steadfast-health"
         sys_version = ""
+        timeout = 30  # seconds a client may take to send its request (a POST body included)
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
@@ -161,12 +180,38 @@ def _handler_for(owner: HealthServer) -> type[BaseHTTPRequestHandler]:
             else:
                 self._json(HTTPStatus.NOT_FOUND, {"error": "try /healthz, /readyz or /metrics"})
 
-        def _json(self, status: HTTPStatus, body: dict[str, Any]) -> None:
-            data = (json.dumps(body, sort_keys=True) + "\n").encode()
-            self._send(status, data, "application/json")
+        def do_POST(self) -> None:
+            route = owner.posts.get(self.path.split("?", 1)[0])
+            if route is None:
+                self.close_connection = True  # the body was not read
+                self._json(HTTPStatus.NOT_FOUND, {"error": "no such endpoint"})
+                return
+            try:
+                # `email.message.Message`: read-only and case-insensitive, which is all a route uses
+                headers = cast(Mapping[str, str], self.headers)
+                reply = route(headers, self.rfile.read)
+            except Exception:
+                log.exception("POST %s failed", self.path)
+                reply = Reply(500, {"error": "internal error; see the bot's log"})
+            self.close_connection = True  # the route may have left the body unread
+            self._json(HTTPStatus(reply.status), reply.body, reply.headers)
 
-        def _send(self, status: HTTPStatus, data: bytes, content_type: str) -> None:
+        def _json(
+            self, status: HTTPStatus, body: dict[str, Any], headers: Mapping[str, str] = {}
+        ) -> None:
+            data = (json.dumps(body, sort_keys=True) + "\n").encode()
+            self._send(status, data, "application/json", headers)
+
+        def _send(
+            self,
+            status: HTTPStatus,
+            data: bytes,
+            content_type: str,
+            headers: Mapping[str, str] = {},
+        ) -> None:
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")

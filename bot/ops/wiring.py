@@ -9,7 +9,7 @@ from typing import Protocol
 from bot.errors import SteadfastError
 from bot.metrics import Metrics
 from bot.ops.collector import JobCounts, StoreCollector
-from bot.ops.health import Check, HealthServer
+from bot.ops.health import Check, HealthServer, PostRoute
 from bot.settings import Settings
 from policy.source import PolicySource
 
@@ -52,9 +52,11 @@ def start_health(
     extra_checks: dict[str, Check] | None = None,
     host: str = "0.0.0.0",
     scrub: Callable[[str], str] | None = None,
+    posts: dict[str, PostRoute] | None = None,
 ) -> HealthServer | None:
     """Serve /healthz, /readyz, /metrics on `settings.health_port`; None when it is unset.
 
+    `posts` adds POST routes (the bot's alert endpoint when it shares this port).
     Ready means the database answers (`store.ping`) and a policy is loaded (`policy_loaded`
     raises when none is); job gauges are refreshed from the store on every scrape.
     """
@@ -64,4 +66,6 @@ def start_health(
         StoreCollector(metrics, store).register()
     checks: dict[str, Check] = {"database": store.ping, "policy": policy_loaded}
     checks.update(extra_checks or {})
-    return HealthServer(settings.health_port, metrics, checks, host=host, scrub=scrub).start()
+    return HealthServer(
+        settings.health_port, metrics, checks, host=host, scrub=scrub, posts=posts
+    ).start()

@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.alerts.keys import alert_thread_recorder
 from bot.console.links import ConsoleLinks
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -97,6 +98,7 @@ def build_bot(
         metrics=metrics,
         tracing=tracing,
         links=console_links,
+        on_sent=alert_thread_recorder(store),
     )
     try:
         app = App(

@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import Any
 
+from bot.alerts.keys import alert_root_key, is_alert_job
 from bot.handler import JobContext
 from bot.handoff.model import Handoff
 from bot.handoff.render_slack import escape, render_escalation, render_handoff
@@ -43,13 +44,36 @@ def thread_of(job: Job) -> tuple[str, str] | None:
     return t.channel, str(t.thread_ts or t.ts)
 
 
+def placement(job: Job) -> tuple[str, dict[str, Any]] | None:
+    """(channel, the payload fields that put a post in the job's thread). A job started by an
+    alert has no Slack message of its own: its thread is the message the bot opened for it,
+    whose ts only the outbox knows, so posts name that row (`_thread_of`) until the job's
+    ticket records the ts."""
+    where = thread_of(job)
+    if where is not None:
+        return where[0], {"thread_ts": where[1]}
+    if job.ticket.channel and is_alert_job(job):
+        return job.ticket.channel, {"_thread_of": alert_root_key(job.id)}
+    return None
+
+
+def ticket_link(job: Job, placeholder: str) -> dict[str, Any] | None:
+    """The `_permalink` directive that links to the job's thread, if it has one."""
+    where = thread_of(job)
+    if where is not None:
+        return {"channel": where[0], "ts": where[1], "placeholder": placeholder}
+    if job.ticket.channel and is_alert_job(job):
+        return {"of": alert_root_key(job.id), "placeholder": placeholder}
+    return None
+
+
 def status_row(job: Job) -> dict[str, Any] | None:
     """The status message's first post (the front door writes it when the job is created)."""
-    where = thread_of(job)
-    if where is None:
+    placed = placement(job)
+    if placed is None:
         return None
-    channel, thread = where
-    return {"channel": channel, "thread_ts": thread, **messages.status_message(job.id)}
+    channel, thread = placed
+    return {"channel": channel, **thread, **messages.status_message(job.id)}
 
 
 def run_tag(ctx: JobContext) -> str:
@@ -73,7 +97,7 @@ class SlackNotifier:
 
     def progress(self, ctx: JobContext, progress: Progress) -> None:
         job = ctx.job
-        where = thread_of(job)
+        where = placement(job)
         if where is None:
             return
         self._ensure_status(ctx)
@@ -87,19 +111,19 @@ class SlackNotifier:
 
     def question(self, ctx: JobContext, question: str) -> None:
         job = ctx.job
-        where = thread_of(job)
+        where = placement(job)
         if where is None:
             return
         approval = bool(ctx.events) and ctx.events[-1].kind == "approval_requested"
         message = messages.question_message(
             job.id, question, user=job.ticket.user, approval=approval
         )
-        payload = {"channel": where[0], "thread_ts": where[1], **message}
+        payload = {"channel": where[0], **where[1], **message}
         ctx.outbox(f"question:{_digest([question, len(ctx.events)])}", "chat.postMessage", payload)
 
     def handoff(self, ctx: JobContext, handoff: Handoff) -> None:
         job = ctx.job
-        where = thread_of(job)
+        where = placement(job)
         if where is None:
             # not from Slack: no thread to answer, but an escalation still reaches on-call
             if handoff.verdict == "escalated":
@@ -113,7 +137,7 @@ class SlackNotifier:
             purpose = ("handoff" if i == 0 else f"handoff:{i + 1}") + run
             payload: dict[str, Any] = {
                 "channel": channel,
-                "thread_ts": thread,
+                **thread,
                 **message,
                 "_console_link": link,
             }
@@ -142,7 +166,7 @@ class SlackNotifier:
         ctx: JobContext,
         handoff: Handoff,
         channel: str | None,
-        thread: str | None,
+        thread: dict[str, Any] | None,
         run: str = "",
     ) -> None:
         job = ctx.job
@@ -155,7 +179,7 @@ class SlackNotifier:
         if channel is None or thread is None:
             self._post_escalation(ctx, handoff, route, tenant, None, run)
             return
-        self._post_escalation(ctx, handoff, route, tenant, (channel, thread), run)
+        self._post_escalation(ctx, handoff, route, tenant, ticket_link(job, TICKET_LINK), run)
         first = outbox_key(job.id, "escalation" + run)
         text = (
             f":rotating_light: Escalated to on-call in <#{escape(route.channel)}>: "
@@ -166,7 +190,7 @@ class SlackNotifier:
             "chat.postMessage",
             {
                 "channel": channel,
-                "thread_ts": thread,
+                **thread,
                 **messages.note(text),
                 "_after": first,
                 "_permalink": {"of": first, "placeholder": ESCALATION_LINK},
@@ -174,7 +198,7 @@ class SlackNotifier:
         )
 
     def _no_route(
-        self, ctx: JobContext, channel: str, thread: str | None, run: str = ""
+        self, ctx: JobContext, channel: str, thread: dict[str, Any] | None, run: str = ""
     ) -> None:
         note = messages.note(
             ":warning: Escalated, but the policy names no on-call channel "
@@ -183,7 +207,7 @@ class SlackNotifier:
         ctx.outbox(
             "escalation_note" + run,
             "chat.postMessage",
-            {"channel": channel, "thread_ts": thread, **note},
+            {"channel": channel, **(thread or {}), **note},
         )
 
     def _post_escalation(
@@ -192,28 +216,24 @@ class SlackNotifier:
         handoff: Handoff,
         route: Route,
         tenant: str | None,
-        where: tuple[str, str] | None,
+        link: dict[str, Any] | None,
         run: str = "",
     ) -> None:
         """The on-call thread: linked to the ticket's thread when there is one."""
         parts = render_escalation(
             handoff,
             usergroup=route.usergroup,
-            ticket_link=TICKET_LINK if where is not None else None,
+            ticket_link=TICKET_LINK if link is not None else None,
             tenant=tenant,
             trace_link=CONSOLE_LINK,
         )
         first = outbox_key(ctx.job.id, "escalation" + run)
-        link = console_link_directive(ctx.job, ctx.job.ticket.tenant)
+        trace = console_link_directive(ctx.job, ctx.job.ticket.tenant)
         for i, message in enumerate(parts):
-            payload: dict[str, Any] = {"channel": route.channel, **message, "_console_link": link}
+            payload: dict[str, Any] = {"channel": route.channel, **message, "_console_link": trace}
             if i == 0:
-                if where is not None:
-                    payload["_permalink"] = {
-                        "channel": where[0],
-                        "ts": where[1],
-                        "placeholder": TICKET_LINK,
-                    }
+                if link is not None:
+                    payload["_permalink"] = link
                 ctx.outbox("escalation" + run, "chat.postMessage", payload)
             else:
                 payload["_thread_of"] = first

@@ -100,9 +100,13 @@ class OutboxDispatcher:
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
         links: ConsoleLinks | None = None,
+        on_sent: Callable[[OutboxMessage, str], None] | None = None,
     ) -> None:
         self.store = store
         self.links = links  # signs the handoff's console link; None: the link is left out
+        # called with a posted row and its ts before the row is marked sent (so a crash in
+        # between calls it again after the post is found): must be idempotent
+        self.on_sent = on_sent
         self.tracing = tracing or Tracing.disabled()
         self.client = client
         self.metrics = metrics  # steadfast_slack_errors_total by Slack's error code
@@ -271,6 +275,8 @@ class OutboxDispatcher:
         return 1
 
     def _mark_sent(self, row: OutboxMessage, ts: Any, channel: Any) -> None:
+        if self.on_sent is not None and ts:
+            self.on_sent(row, str(ts))
         self._mark(
             row.key,
             OutboxState.SENT,

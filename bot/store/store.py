@@ -195,6 +195,17 @@ class Store:
             row = reads.job_by_key(conn, key)
         return None if row is None else job_from_row(row)
 
+    def attach_thread(self, job_id: str, thread_ts: str) -> bool:
+        """Record the Slack thread of a job that started without one (an alert's job: its
+        thread is the bot's own first post). Only ever set once; True if this call set it."""
+        with self._write() as conn:
+            changed = conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.thread_ts.is_(None))
+                .values(thread_ts=thread_ts)
+            ).rowcount
+        return bool(changed)
+
     def find_by_thread(self, channel: str, thread_ts: str) -> list[Job]:
         """Jobs whose ticket lives in that Slack thread, newest first."""
         with self._read() as conn:

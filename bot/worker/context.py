@@ -9,6 +9,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
+from bot.alerts.keys import is_alert_job
 from bot.errors import LeaseLost, StopRequested
 from bot.metrics import Metrics
 from bot.model import Event, EventKind, Job, Lease, outbox_key
@@ -16,6 +17,10 @@ from bot.store import Store
 from bot.tracing import Tracing
 from bot.tracing.carry import with_traceparent
 from core import logcontext
+
+# Events the bot appends to a job while a worker runs it. The worker's history is in memory, so
+# these are read back at each step boundary (only for the jobs that can receive them).
+EXTERNAL_KINDS = [EventKind.ALERT_RESOLVED.value]
 
 
 @dataclass
@@ -96,6 +101,20 @@ class LeasedContext:
             raise StopRequested(self.job.id, pending)
         if self._shutdown.is_set():
             raise StopRequested(self.job.id, "shutdown")
+        self._take_external()
+
+    def _take_external(self) -> None:
+        """Merge events others appended (a resolved alert) into the history, in seq order, so
+        the next model request is built with them."""
+        if not is_alert_job(self.job):
+            return
+        known = {e.seq for e in self._events}
+        new = [
+            e for e in self._store.events(self.job.id, kinds=EXTERNAL_KINDS) if e.seq not in known
+        ]
+        if new:
+            self._events.extend(new)
+            self._events.sort(key=lambda e: e.seq)
 
     def hold_lease(self) -> None:
         try:

@@ -101,3 +101,15 @@ def test_a_scenario_where_everything_fails_and_the_model_lies_escalates(tmp_path
     assert handoff["score"]["uncertainty"] == 1.0
     slack = report["slack"]
     assert isinstance(slack, dict) and slack["oncall_thread"]
+
+
+def test_demo_from_an_alert_opens_the_thread_and_hands_off_there(tmp_path: Path) -> None:
+    report = _run_demo(tmp_path, "--from-alert", "--no-crash")
+    assert report["status"] == "escalated"
+    slack = report["slack"]
+    assert isinstance(slack, dict)
+    thread = slack["ticket_thread"]
+    assert "Alert firing" in thread[0]["text"] and "i-123" in thread[0]["text"]
+    assert thread[0]["user"] == "U0BOT"  # the bot opened the thread, nobody mentioned it
+    assert any("Escalated" in (m.get("text") or "") for m in thread[1:])
+    assert any("open the ticket thread" in str(m.get("blocks")) for m in slack["oncall_thread"])
