@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.evals.runner import CaseRun, EvalError
+from bot.evals.model import CaseRun, EvalError
 
 
 def totals(runs: Sequence[CaseRun]) -> dict[str, Any]:
