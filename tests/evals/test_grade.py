@@ -1,0 +1,137 @@
+"""The model-graded root-cause check, against the Anthropic emulator through the real SDK: a
+verdict comes back through the tool; anything else is `ungraded` with its reason; the grader
+never sees a secret."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import pytest
+
+from bot.evals.case import CASES_DIR, Case, load_case
+from bot.evals.grade import GRADE_TOOL, Grader
+from bot.handoff.model import Handoff
+from core.scrubber import Scrubber
+from emulators.anthropic import AnthropicEmulator
+
+KEY = "sk-grader-test"
+SECRET = "s3cr3t-db-passw0rd-xyz"
+
+
+def _script(case: str, step: dict[str, Any]) -> dict[str, Any]:
+    return {"name": case, "match": f"Case: {case}\\n", "steps": [step]}
+
+
+SCRIPTS = [
+    _script(
+        "found",
+        {
+            "tool": "record_grade",
+            "input": {"root_cause_found": True, "reason": "It names the rejected password."},
+        },
+    ),
+    _script(
+        "missed",
+        {
+            "tool": "record_grade",
+            "input": {"root_cause_found": False, "reason": "It blames the database."},
+        },
+    ),
+    # a verdict that fits no schema, the wrong type, and no tool call at all
+    _script("garbage", {"tool": "record_grade", "input": {"verdict": "probably?"}}),
+    _script(
+        "stringly", {"tool": "record_grade", "input": {"root_cause_found": "yes", "reason": "x"}}
+    ),
+    _script("chatty", {"text": "I think it found the cause, mostly."}),
+]
+
+
+@pytest.fixture
+def emulator() -> Iterator[AnthropicEmulator]:
+    emu = AnthropicEmulator({"anthropic": {"api_key": KEY, "scripts": SCRIPTS}}).start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.fixture(scope="module")
+def case() -> Case:
+    return load_case(CASES_DIR / "bad-credential.yaml")
+
+
+def _named(case: Case, name: str) -> Case:
+    # the emulator picks its script by the case name the prompt carries
+    return Case(**{**case.__dict__, "name": name})
+
+
+def _handoff() -> Handoff:
+    return Handoff(
+        job_id="job123",
+        verdict="escalated",
+        summary=f"auth-api's database password ({SECRET}) is rejected by the database.",
+        confirmed=[{"fact": "auth-api logs: password authentication failed", "evidence": []}],
+        could_not_reach=["vault: timed out"],
+    )
+
+
+def _grader(emulator: AnthropicEmulator, key: str = KEY) -> tuple[Grader, Scrubber]:
+    scrubber = Scrubber()
+    scrubber.register("db-password", SECRET)
+    client = anthropic.Anthropic(api_key=key, base_url=emulator.url, max_retries=0)
+    return Grader(client, "claude-sonnet-5-5", scrubber), scrubber
+
+
+def test_a_verdict_through_the_tool_is_the_grade(emulator: AnthropicEmulator, case: Case) -> None:
+    grader, _ = _grader(emulator)
+    found = grader.grade(_named(case, "found"), _handoff())
+    missed = grader.grade(_named(case, "missed"), _handoff())
+    assert (found.verdict, found.reason) == ("found", "It names the rejected password.")
+    assert (missed.verdict, missed.reason) == ("missed", "It blames the database.")
+    assert found.model == "claude-sonnet-5-5"
+
+
+def test_the_grader_gets_the_truth_and_the_scrubbed_handoff_and_must_use_the_tool(
+    emulator: AnthropicEmulator, case: Case
+) -> None:
+    grader, _ = _grader(emulator)
+    grader.grade(_named(case, "found"), _handoff())
+    [request] = [r for r in emulator.requests if r.path == "/v1/messages"]
+    body = request.json()
+    assert SECRET not in request.body.decode()
+    prompt = body["messages"][0]["content"]
+    assert case.truth.root_cause.summary in prompt
+    assert "password authentication failed" in prompt  # the handoff's own text
+    assert "[redacted:db-password]" in prompt
+    assert body["tool_choice"] == {"type": "tool", "name": GRADE_TOOL["name"]}
+    assert [t["name"] for t in body["tools"]] == ["record_grade"]
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("garbage", "does not fit the schema"),
+        ("stringly", "root_cause_found"),
+        ("chatty", "did not call record_grade; it said: I think it found"),
+    ],
+)
+def test_garbage_from_the_grader_is_ungraded_with_the_reason(
+    emulator: AnthropicEmulator, case: Case, name: str, why: str
+) -> None:
+    grader, _ = _grader(emulator)
+    grade = grader.grade(_named(case, name), _handoff())
+    assert grade.verdict == "ungraded"
+    assert why in grade.reason
+
+
+def test_a_grader_that_cannot_be_asked_is_ungraded_not_a_crash(
+    emulator: AnthropicEmulator, case: Case
+) -> None:
+    grader, _ = _grader(emulator, key="sk-wrong")
+    grade = grader.grade(_named(case, "found"), _handoff())
+    assert grade.verdict == "ungraded"
+    assert "AuthenticationError" in grade.reason
+    assert "sk-wrong" not in json.dumps(grade.to_json())
