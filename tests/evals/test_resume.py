@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from bot.errors import StoreError
 from bot.evals.case import CASES_DIR, find_cases
 from bot.evals.manifest import Manifest, database_for, save, storable_url
 from bot.evals.model import EVAL_CHANNEL, EvalError, EvalKey, EvalOptions
@@ -32,6 +33,7 @@ CASES = ("bad-credential", "oomkilled")
 # handoff is at least four answers away, so the kill lands mid-run however slow the machine.
 LATENCY_MS = 1500
 HANG = 600.0  # ceilings only catch hangs
+EVAL = (sys.executable, "-m", "bot.cli", "eval")
 
 
 def _slow_cases(directory: Path) -> Path:
@@ -43,16 +45,17 @@ def _slow_cases(directory: Path) -> Path:
     return directory
 
 
-def _eval(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
+def _eval(args: list[str], tmp_path: Path, name: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "STEADFAST_"))}
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "eval", "--state-dir", str(tmp_path / "state"), *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with (tmp_path / f"{name}.out").open("w") as out, (tmp_path / f"{name}.err").open("w") as err:
+        return subprocess.Popen(
+            [*EVAL, "--state-dir", str(tmp_path / "state"), *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
 
 
 def _comparable(report_totals: dict[str, Any]) -> dict[str, Any]:
@@ -64,16 +67,21 @@ def test_a_killed_eval_resumes_and_scores_every_case_once(tmp_path: Path) -> Non
     cases_dir = _slow_cases(tmp_path / "cases")
     db = tmp_path / "state" / "runs" / "crash.db"
     first = _eval(
-        ["--cases", ",".join(CASES), "--cases-dir", str(cases_dir), "--run-id", "crash"]
-        + ["--parallel", "1", "--out", str(tmp_path / "first.json")],
+        [
+            *("--cases", ",".join(CASES), "--cases-dir", str(cases_dir), "--run-id", "crash"),
+            *("--parallel", "1", "--out", str(tmp_path / "first.json")),
+        ],
         tmp_path,
+        "first",
     )
+    store = Store(f"sqlite:///{db}")
     try:
-        wait_until(db.exists, HANG, "the run's store")
-        store = Store(f"sqlite:///{db}")
 
         def one_done_one_mid_run() -> tuple[str, str] | None:
-            jobs = store.list_jobs()
+            try:
+                jobs = store.list_jobs()
+            except StoreError:  # the store is still being created and migrated
+                return None
             if len(jobs) != len(CASES):
                 return None
             done = [j for j in jobs if j.status in SETTLED]
@@ -93,16 +101,18 @@ def test_a_killed_eval_resumes_and_scores_every_case_once(tmp_path: Path) -> Non
     finally:
         if first.poll() is None:
             first.kill()
+            first.wait(HANG)
     assert store.get(interrupted).status not in SETTLED, "the kill came after the second case"
     before = {job_id: store.events(job_id) for job_id in (finished, interrupted)}
     answered_before = {
         e.data["step"] for e in before[interrupted] if e.kind == EventKind.MODEL_RESPONSE
     }
 
-    second = _eval(["--resume", "crash", "--json", "--out", str(tmp_path / "resumed.json")], tmp_path)
-    out, err = second.communicate(timeout=HANG)
-    assert second.returncode == 0, err
-    report = json.loads(out.strip().splitlines()[-1])
+    second = _eval(
+        ["--resume", "crash", "--json", "--out", str(tmp_path / "resumed.json")], tmp_path, "second"
+    )
+    assert second.wait(HANG) == 0, (tmp_path / "second.err").read_text()
+    report = json.loads((tmp_path / "second.out").read_text().strip().splitlines()[-1])
 
     # every case scored once, by the run it belongs to
     assert report["run_id"] == "crash"
