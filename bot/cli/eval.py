@@ -176,7 +176,10 @@ def register(app: typer.Typer) -> None:
                 grader_model or model_name,
                 Scrubber(),
             )
-            grade_runs(done, {c.name: c for c in found}, grader, parallel=parallel)
+            try:
+                grade_runs(done, {c.name: c for c in found}, grader, parallel=parallel)
+            finally:
+                grader.close()
         report = record(done, model=model_name, scripted=key is None, run_id=started.run_id)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2, default=str) + "\n")

@@ -121,6 +121,9 @@ class Grader:
             self.model,
         )
 
+    def close(self) -> None:
+        self.client.close()
+
     def _clip(self, text: str) -> str:
         text = self.scrubber.scrub(" ".join(text.split()))
         return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"

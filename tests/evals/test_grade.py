@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -78,15 +79,23 @@ def _handoff() -> Handoff:
     )
 
 
-def _grader(emulator: AnthropicEmulator, key: str = KEY) -> tuple[Grader, Scrubber]:
+def _grader(emulator: AnthropicEmulator, key: str = KEY) -> Iterator[Grader]:
     scrubber = Scrubber()
     scrubber.register("db-password", SECRET)
     client = anthropic.Anthropic(api_key=key, base_url=emulator.url, max_retries=0)
-    return Grader(client, "claude-sonnet-5-5", scrubber), scrubber
+    grader = Grader(client, "claude-sonnet-5-5", scrubber)
+    try:
+        yield grader
+    finally:
+        grader.close()
 
 
-def test_a_verdict_through_the_tool_is_the_grade(emulator: AnthropicEmulator, case: Case) -> None:
-    grader, _ = _grader(emulator)
+@pytest.fixture
+def grader(emulator: AnthropicEmulator) -> Iterator[Grader]:
+    yield from _grader(emulator)
+
+
+def test_a_verdict_through_the_tool_is_the_grade(grader: Grader, case: Case) -> None:
     found = grader.grade(_named(case, "found"), _handoff())
     missed = grader.grade(_named(case, "missed"), _handoff())
     assert (found.verdict, found.reason) == ("found", "It names the rejected password.")
@@ -95,9 +104,8 @@ def test_a_verdict_through_the_tool_is_the_grade(emulator: AnthropicEmulator, ca
 
 
 def test_the_grader_gets_the_truth_and_the_scrubbed_handoff_and_must_use_the_tool(
-    emulator: AnthropicEmulator, case: Case
+    emulator: AnthropicEmulator, grader: Grader, case: Case
 ) -> None:
-    grader, _ = _grader(emulator)
     grader.grade(_named(case, "found"), _handoff())
     [request] = [r for r in emulator.requests if r.path == "/v1/messages"]
     body = request.json()
@@ -119,9 +127,8 @@ def test_the_grader_gets_the_truth_and_the_scrubbed_handoff_and_must_use_the_too
     ],
 )
 def test_garbage_from_the_grader_is_ungraded_with_the_reason(
-    emulator: AnthropicEmulator, case: Case, name: str, why: str
+    grader: Grader, case: Case, name: str, why: str
 ) -> None:
-    grader, _ = _grader(emulator)
     grade = grader.grade(_named(case, name), _handoff())
     assert grade.verdict == "ungraded"
     assert why in grade.reason
@@ -130,8 +137,49 @@ def test_garbage_from_the_grader_is_ungraded_with_the_reason(
 def test_a_grader_that_cannot_be_asked_is_ungraded_not_a_crash(
     emulator: AnthropicEmulator, case: Case
 ) -> None:
-    grader, _ = _grader(emulator, key="sk-wrong")
-    grade = grader.grade(_named(case, "found"), _handoff())
+    for grader in _grader(emulator, key="sk-wrong"):
+        grade = grader.grade(_named(case, "found"), _handoff())
     assert grade.verdict == "ungraded"
     assert "AuthenticationError" in grade.reason
     assert "sk-wrong" not in json.dumps(grade.to_json())
+
+
+@pytest.mark.slow
+def test_the_cli_reports_the_grade_beside_a_score_it_never_changes(tmp_path: Path) -> None:
+    """The grader says the (perfect) scripted handoff missed the cause: the grade says so in
+    its own column and field, and the deterministic score stays 100."""
+    from typer.testing import CliRunner
+
+    from bot.cli import build_app
+
+    emu = AnthropicEmulator({"anthropic": {"api_key": KEY, "scripts": SCRIPTS}}).start()
+    emu.scripts.insert(0, {**SCRIPTS[1], "match": "Case: bad-credential\\n"})
+    try:
+        result = CliRunner().invoke(
+            build_app(),
+            [
+                *("eval", "--cases", "bad-credential", "--scripted", "--grade-with-model"),
+                *("--json", "--state-dir", str(tmp_path / "state")),
+                *("--out", str(tmp_path / "report.json")),
+            ],
+            env={"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": emu.url},
+        )
+    finally:
+        emu.stop()
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    [run] = report["cases"]
+    assert run["score"]["total"] == 100
+    assert run["model_grade"] == {
+        "verdict": "missed",
+        "reason": "It blames the database.",
+        "model": "claude-sonnet-5-5",
+    }
+    assert report["totals"]["mean_score"] == 100
+    assert report["totals"]["model_graded"] == {
+        "found": 0,
+        "missed": 1,
+        "ungraded": 0,
+        "model": "claude-sonnet-5-5",
+    }
+    assert "model-graded" in result.stdout
