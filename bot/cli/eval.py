@@ -98,6 +98,9 @@ def register(app: typer.Typer) -> None:
             if resume:
                 started = runs.load(state_dir, resume)
                 found = find_cases(",".join(started.cases), Path(started.cases_dir))
+                gone = sorted(set(started.cases) - {c.name for c in found})
+                if gone:
+                    fail(f"run {resume}: cases gone from {started.cases_dir}: {', '.join(gone)}")
                 repeat, scripted = started.repeat, started.scripted
                 model = started.model or ""
             else:
@@ -125,7 +128,9 @@ def register(app: typer.Typer) -> None:
                 )
                 runs.save(state_dir, started)
             url = runs.database_for(started, state_dir, database)
-            store = open_store(settings.model_copy(update={"database_url": url}))
+            store = open_store(
+                settings.model_copy(update={"database_url": url}), pool_size=parallel + 4
+            )
         except SteadfastError as exc:
             fail(str(exc))
         options = EvalOptions(
@@ -133,9 +138,10 @@ def register(app: typer.Typer) -> None:
         )
         model_name = model or Settings.model_fields["model"].default
         progress_out = Console(stderr=True, highlight=False)
+        where = "" if state_dir == runs.STATE_DIR else f" --state-dir {state_dir}"
         progress_out.print(
             f"eval run {started.run_id} (store {runs.storable_url(url)}); if it stops, "
-            f"finish it with: steadfast eval --resume {started.run_id}"
+            f"finish it with: steadfast eval --resume {started.run_id}{where}"
         )
         with (
             closing(store),
