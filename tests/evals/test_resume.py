@@ -149,10 +149,10 @@ def test_a_killed_eval_resumes_and_scores_every_case_once(tmp_path: Path) -> Non
     assert _comparable(report["totals"]) == _comparable(totals(clean))
 
 
-def test_an_eval_refuses_a_database_with_other_jobs(tmp_path: Path) -> None:
+def test_an_eval_refuses_a_database_with_other_jobs(database_url: str) -> None:
     """Its worker claims whatever is queued: a real ticket must never be investigated in an
     emulated world, so a store with one is refused before anything is submitted."""
-    store = Store(f"sqlite:///{tmp_path / 'shared.db'}")
+    store = Store(database_url)
     store.upgrade()
     try:
         store.submit(Ticket(text="checkout is down", channel="C0REAL"), key="T1:C0REAL:1.0")
@@ -163,8 +163,8 @@ def test_an_eval_refuses_a_database_with_other_jobs(tmp_path: Path) -> None:
         store.close()
 
 
-def test_another_runs_unfinished_jobs_are_not_taken_over(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'evals.db'}")
+def test_another_runs_unfinished_jobs_are_not_taken_over(database_url: str) -> None:
+    store = Store(database_url)
     store.upgrade()
     try:
         other = EvalKey("older", "healthy", 1)
@@ -204,3 +204,39 @@ def test_a_database_password_is_never_kept(tmp_path: Path) -> None:
         database_for(manifest, tmp_path, None)
     assert database_for(manifest, tmp_path, url) == url
     assert storable_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@pytest.mark.slow
+def test_a_run_in_a_database_of_its_own_reuses_it_when_run_again(
+    database_url: str, tmp_path: Path
+) -> None:
+    """`--database` (SQLite or PostgreSQL): the same command again finds the finished job
+    and scores it without running it."""
+    from typer.testing import CliRunner
+
+    from bot.cli import build_app
+
+    migrating = Store(database_url)
+    migrating.upgrade()  # PostgreSQL moves only by `steadfast db upgrade`
+    migrating.close()
+    args = [
+        *("eval", "--cases", "healthy", "--run-id", "own-db", "--database", database_url),
+        *("--state-dir", str(tmp_path / "state"), "--json", "--out", str(tmp_path / "r.json")),
+    ]
+    env = {"ANTHROPIC_API_KEY": "", "STEADFAST_ANTHROPIC_API_KEY": ""}
+    first = CliRunner().invoke(build_app(), args, env=env)
+    assert first.exit_code == 0, first.output
+    store = Store(database_url)
+    try:
+        [job] = store.list_jobs()
+        seen = len(store.events(job.id))
+        again = CliRunner().invoke(build_app(), args, env=env)
+        assert again.exit_code == 0, again.output
+        assert len(store.events(job.id)) == seen
+        assert store.list_jobs() == [job]
+        assert store.outbox_backlog() == (0, None)
+    finally:
+        store.close()
+    reports = [json.loads(r.stdout.strip().splitlines()[-1]) for r in (first, again)]
+    assert [r["cases"][0]["job_id"] for r in reports] == [job.id, job.id]
+    assert _comparable(reports[0]["totals"]) == _comparable(reports[1]["totals"])
