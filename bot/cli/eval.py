@@ -172,7 +172,7 @@ def register(app: typer.Typer) -> None:
             except SteadfastError as exc:
                 fail(str(exc))
         if grade_with_model:
-            from bot.evals.grade import build_grader, grade_runs
+            from bot.evals.grade import GradeCache, build_grader, grade_runs
             from core.scrubber import Scrubber
 
             assert settings.anthropic_api_key is not None  # checked above
@@ -183,7 +183,13 @@ def register(app: typer.Typer) -> None:
                 Scrubber(),
             )
             try:
-                grade_runs(done, {c.name: c for c in found}, grader, parallel=parallel)
+                grade_runs(
+                    done,
+                    {c.name: c for c in found},
+                    grader,
+                    parallel=parallel,
+                    cache=GradeCache(runs.grades_path(state_dir, started.run_id)),
+                )
             finally:
                 grader.close()
         report = record(done, model=model_name, scripted=key is None, run_id=started.run_id)

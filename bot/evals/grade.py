@@ -11,8 +11,10 @@ schema, an API error after the SDK's retries) is `ungraded`, with the reason, ne
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import anthropic
 from anthropic.types import ToolChoiceToolParam, ToolParam
@@ -139,12 +141,65 @@ def build_grader(
     return Grader(client, model, scrubber)
 
 
+class GradeCache:
+    """The grades a run has been given (job id → grade, in a JSON file beside the run), so
+    running it again or resuming it asks the grader only about handoffs it has not graded.
+    `ungraded` is not kept: that question is asked again. A file that cannot be read is
+    ignored (the grades are asked for again), never a crash."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._grades: dict[str, dict[str, str]] = {}
+        try:
+            loaded = json.loads(path.read_text())
+            if isinstance(loaded, dict):
+                self._grades = {str(k): v for k, v in loaded.items() if isinstance(v, dict)}
+        except (OSError, ValueError):
+            pass
+
+    def get(self, job_id: str | None, model: str) -> Grade | None:
+        kept = self._grades.get(job_id or "")
+        if kept is None or kept.get("model") != model:
+            return None
+        if kept.get("verdict") not in ("found", "missed"):
+            return None
+        verdict = "found" if kept["verdict"] == "found" else "missed"
+        return Grade(verdict, str(kept.get("reason", "")), model)
+
+    def put(self, job_id: str | None, grade: Grade) -> None:
+        if job_id and grade.verdict != "ungraded":
+            self._grades[job_id] = grade.to_json()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._grades, indent=1) + "\n")
+        tmp.replace(self.path)
+
+
 def grade_runs(
-    runs: Sequence[CaseRun], cases: Mapping[str, Case], grader: Grader, *, parallel: int = 4
+    runs: Sequence[CaseRun],
+    cases: Mapping[str, Case],
+    grader: Grader,
+    *,
+    parallel: int = 4,
+    cache: GradeCache | None = None,
 ) -> None:
     """Set `grade` on every run that has a handoff to grade (its score stays as it is)."""
-    todo = [(r, r.handoff) for r in runs if r.handoff is not None and r.case in cases]
+    todo = []
+    for run in runs:
+        if run.handoff is None or run.case not in cases:
+            continue
+        kept = cache.get(run.job_id, grader.model) if cache is not None else None
+        if kept is not None:
+            run.grade = kept
+        else:
+            todo.append((run, run.handoff))
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         grades = pool.map(lambda pair: grader.grade(cases[pair[0].case], pair[1]), todo)
         for (run, _), grade in zip(todo, grades, strict=True):
             run.grade = grade
+            if cache is not None:
+                cache.put(run.job_id, grade)
+    if cache is not None:
+        cache.save()

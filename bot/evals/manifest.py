@@ -42,6 +42,10 @@ def manifest_path(state_dir: Path, run_id: str) -> Path:
     return runs_dir(state_dir) / f"{check_run_id(run_id)}.json"
 
 
+def grades_path(state_dir: Path, run_id: str) -> Path:
+    return runs_dir(state_dir) / f"{check_run_id(run_id)}.grades.json"
+
+
 def default_database(state_dir: Path, run_id: str) -> str:
     return f"sqlite:///{(runs_dir(state_dir) / f'{check_run_id(run_id)}.db').resolve()}"
 

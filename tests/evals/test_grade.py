@@ -154,19 +154,26 @@ def test_the_cli_reports_the_grade_beside_a_score_it_never_changes(tmp_path: Pat
 
     emu = AnthropicEmulator({"anthropic": {"api_key": KEY, "scripts": SCRIPTS}}).start()
     emu.scripts.insert(0, {**SCRIPTS[1], "match": "Case: bad-credential\\n"})
+    args = [
+        *("eval", "--cases", "bad-credential", "--scripted", "--grade-with-model"),
+        *("--json", "--state-dir", str(tmp_path / "state"), "--run-id", "graded"),
+        *("--out", str(tmp_path / "report.json")),
+    ]
+    env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": emu.url}
     try:
-        result = CliRunner().invoke(
-            build_app(),
-            [
-                *("eval", "--cases", "bad-credential", "--scripted", "--grade-with-model"),
-                *("--json", "--state-dir", str(tmp_path / "state")),
-                *("--out", str(tmp_path / "report.json")),
-            ],
-            env={"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": emu.url},
-        )
+        result = CliRunner().invoke(build_app(), args, env=env)
+        assert result.exit_code == 0, result.output
+        # the same run again: its job and its grade are reused, the grader is not asked again
+        again = CliRunner().invoke(build_app(), args, env=env)
+        assert again.exit_code == 0, again.output
+        asked = [r for r in emu.requests if r.path == "/v1/messages"]
     finally:
         emu.stop()
-    assert result.exit_code == 0, result.output
+    assert len(asked) == 1
+    # the same report: the job's own timings, the kept grade
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == json.loads(
+        result.stdout.strip().splitlines()[-1]
+    )
     report = json.loads(result.stdout.strip().splitlines()[-1])
     [run] = report["cases"]
     assert run["score"]["total"] == 100
