@@ -163,8 +163,8 @@ class GradeCache:
             return None
         if kept.get("verdict") not in ("found", "missed"):
             return None
-        verdict = "found" if kept["verdict"] == "found" else "missed"
-        return Grade(verdict, str(kept.get("reason", "")), model)
+        reason = str(kept.get("reason", ""))
+        return Grade("found" if kept["verdict"] == "found" else "missed", reason, model)
 
     def put(self, job_id: str | None, grade: Grade) -> None:
         if job_id and grade.verdict != "ungraded":
