@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.evals.runner import CaseRun, EvalError
+from bot.evals.model import CaseRun, EvalError
 
 
 def totals(runs: Sequence[CaseRun]) -> dict[str, Any]:
@@ -32,11 +32,24 @@ def totals(runs: Sequence[CaseRun]) -> dict[str, Any]:
         "tokens": sum(s.usage.tokens for s in scored),
         "cost_usd": round(sum(costs), 6) if costs else None,
         "wall_seconds": round(sum(r.seconds for r in runs), 3),
+        "model_graded": graded_totals(runs),
     }
 
 
-def record(runs: Sequence[CaseRun], *, model: str, scripted: bool) -> dict[str, Any]:
+def graded_totals(runs: Sequence[CaseRun]) -> dict[str, Any] | None:
+    """The model-graded check's counts, apart from the score (None: nothing was graded)."""
+    grades = [r.grade for r in runs if r.grade is not None]
+    if not grades:
+        return None
+    counts = {v: sum(1 for g in grades if g.verdict == v) for v in ("found", "missed", "ungraded")}
+    return {**counts, "model": grades[0].model}
+
+
+def record(
+    runs: Sequence[CaseRun], *, model: str, scripted: bool, run_id: str | None = None
+) -> dict[str, Any]:
     return {
+        "run_id": run_id,
         "model": "scripted" if scripted else model,
         "cases": [r.to_json() for r in runs],
         "totals": totals(runs),
@@ -54,6 +67,9 @@ def load_baseline(path: Path) -> dict[str, float]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise EvalError(f"cannot read baseline {path}: {exc}") from exc
     return {name: sum(v) / len(v) for name, v in per.items()}
+
+
+_GRADE_MARKS = {"found": "✓", "missed": "[red]✗[/red]", "ungraded": "[yellow]?[/yellow]"}
 
 
 def _pct(x: float) -> str:
@@ -75,6 +91,9 @@ def table(runs: Sequence[CaseRun], baseline: dict[str, float] | None = None) -> 
         "s",
     ):
         t.add_column(col, justify="left" if col == "case" else "right")
+    graded = any(r.grade is not None for r in runs)
+    if graded:
+        t.add_column("model-graded", justify="right")
     if baseline is not None:
         t.add_column("Δ baseline", justify="right")
     for r in runs:
@@ -95,6 +114,8 @@ def table(runs: Sequence[CaseRun], baseline: dict[str, float] | None = None) -> 
                 str(s.usage.tokens),
                 f"{r.seconds:.1f}",
             ]
+        if graded:
+            row.append(_GRADE_MARKS[r.grade.verdict] if r.grade is not None else "")
         if baseline is not None:
             before = baseline.get(r.case)
             row.append("new" if before is None or s is None else f"{s.total - before:+.0f}")
@@ -117,6 +138,14 @@ def show(runs: Sequence[CaseRun], out: Console, baseline: dict[str, float] | Non
         f"{tot['tokens']} tokens, cost {cost}, {tot['wall_seconds']:.1f} s"
         + (f"; [red]{tot['errors']} run(s) without a score[/red]" if tot["errors"] else "")
     )
+    graded = tot["model_graded"]
+    if graded is not None:
+        out.print(
+            f"model-graded root cause ({graded['model']}, not part of the score): found "
+            f"{graded['found']}, missed {graded['missed']}, ungraded {graded['ungraded']}"
+        )
     for r in runs:
         if r.error:
             out.print(f"[red]{r.case}[/red]: {r.error}")
+        if r.grade is not None and r.grade.verdict != "found":
+            out.print(f"{r.case}: model-graded {r.grade.verdict}: {r.grade.reason}", markup=False)

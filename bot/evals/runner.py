@@ -1,163 +1,73 @@
-"""Run eval cases: each case in its own emulated world (the demo stack) and its own store, as
-a job through the real agent loop, gate and integrations, then scored.
+"""Run eval cases as jobs: every case and repeat is a job in a store, tagged as an eval
+(`EvalKey`), claimed and run by a real `Worker` on the `CaseHandler`, then scored from the
+handoff and events it recorded.
 
-Eval jobs never reach a real Slack workspace: their settings point Slack at the case's Slack
-emulator whatever the user's environment says, their ticket channel is `EVAL_CHANNEL`, and
-nothing sends their outbox. With `real_model` the user's ANTHROPIC_API_KEY and the chosen model
-answer instead of the case's scripts; everything else stays emulated.
+The store makes a run durable. Jobs are submitted idempotently on their keys, so running the
+same run id again (`steadfast eval --resume RUN`) finds the jobs it has: a finished job is
+scored from its events without running again; a job a crashed process left `running` waits
+out its lease, is requeued by the worker's reaper and resumes from its events (the worker's
+normal path: no recorded model response or tool result is asked for again).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from bot.agent.factory import build_agent_for_worker
-from bot.demo.stack import Stack, child_env, settings_for
-from bot.errors import SteadfastError
 from bot.evals.case import Case
-from bot.evals.score import CaseScore, score
+from bot.evals.handler import CaseHandler
+from bot.evals.model import (
+    EVAL_CHANNEL,
+    CaseRun,
+    EvalError,
+    EvalKey,
+    EvalOptions,
+    check_run_id,
+    is_eval_job,
+)
+from bot.evals.score import score
 from bot.handoff.model import Handoff
-from bot.model import EventKind, Ticket
-from bot.store import open_store
-from bot.worker.context import LeasedContext, Run
+from bot.model import Event, EventKind, Job, JobStatus, Ticket
+from bot.store import Store
+from bot.worker import Worker
 
-EVAL_CHANNEL = "C0EVAL"  # the Slack emulator's channel every eval ticket comes from
-# A case runs in-process and is never reaped: the lease only has to outlast one investigation.
-LEASE_TTL = 600.0
+__all__ = [
+    "EVAL_CHANNEL",
+    "CaseRun",
+    "EvalError",
+    "EvalOptions",
+    "new_run_id",
+    "real_key",
+    "run_case",
+    "run_cases",
+]
 
-
-class EvalError(SteadfastError):
-    """An eval run could not produce a handoff; the message names the case."""
-
-
-@dataclass
-class EvalOptions:
-    model: str | None = None  # None: the settings' default
-    api_key: str | None = None  # set: the real model API answers (not the case's script)
-    base_url: str | None = None  # a real model API other than Anthropic's default
-    workdir: Path | None = None
-    keep: bool = False  # keep each case's store and files (for `steadfast replay`-style digging)
-    parallel: int = 4
-    # Alembic's migration context is process-wide: stores are opened (and migrated) one at a
-    # time, the runs themselves go in parallel.
-    migrations: threading.Lock = field(default_factory=threading.Lock)
-
-
-@dataclass
-class CaseRun:
-    case: str
-    repeat: int
-    status: str
-    handoff: Handoff | None
-    score: CaseScore | None
-    error: str | None = None
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "case": self.case,
-            "repeat": self.repeat,
-            "status": self.status,
-            "error": self.error,
-            "seconds": round(self.seconds, 3),
-            "verdict": self.handoff.verdict if self.handoff else None,
-            "summary": self.handoff.summary if self.handoff else None,
-            "score": self.score.to_json() if self.score else None,
-        }
+# A job in one of these will not move without a human: the run is done with it.
+SETTLED = frozenset(
+    {
+        JobStatus.SUCCEEDED,
+        JobStatus.ESCALATED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+        JobStatus.WAITING_HUMAN,
+        JobStatus.PAUSED,
+    }
+)
+# How often the run looks at its jobs when no handler has said one finished (the reaper's
+# requeues and the worker's own status writes come without a signal).
+CHECK_SECONDS = 0.5
+# Other jobs in an eval store this many at most are looked at before refusing to share it.
+_SCAN_LIMIT = 10_000
 
 
-def run_case(case: Case, options: EvalOptions, *, repeat: int = 1) -> CaseRun:
-    """One case, start to handoff, in a fresh world. Never raises for the case's own failure:
-    a run that ends without a handoff is reported as such (and scores nothing)."""
-    started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix=f"steadfast-eval-{case.name}-", dir=options.workdir))
-    stack = Stack.start(case.world)
-    try:
-        env = stack.settings_env(database_url=f"sqlite:///{workdir / 'eval.db'}", workdir=workdir)
-        if options.api_key is not None:
-            env["ANTHROPIC_API_KEY"] = options.api_key
-            env.pop("ANTHROPIC_BASE_URL")
-            if options.base_url:
-                env["ANTHROPIC_BASE_URL"] = options.base_url
-        if options.model:
-            env["STEADFAST_MODEL"] = options.model
-        settings = settings_for(env)
-        for name, spec in case.faults.items():
-            getattr(stack, name).faults.set(spec.mode, **spec.model_dump(exclude={"mode"}))
-        with options.migrations:
-            store = open_store(settings)
-        try:
-            job, _ = store.submit(
-                Ticket(text=case.ticket, channel=EVAL_CHANNEL, tenant=case.tenant)
-            )
-            claimed = store.claim_with_history(f"eval-{case.name}", lease_ttl=LEASE_TTL)
-            if claimed is None or claimed[0].id != job.id:
-                raise EvalError(f"{case.name}: the eval job could not be claimed")
-            job, lease, history = claimed
-            run = Run(job, lease, history)
-            ctx = LeasedContext(
-                store,
-                run,
-                history,
-                worker_name=f"eval-{case.name}",
-                shutdown=threading.Event(),
-                lease_ttl=LEASE_TTL,
-            )
-            agent = build_agent_for_worker(settings, None, environ=child_env(env))
-            try:
-                result = agent.run(ctx)
-            finally:
-                agent.close()
-            store.finish(run.lease, result.status, verdict=result.verdict)
-            events = store.events(job.id)
-        finally:
-            store.close()
-    except Exception as exc:  # one broken case must not stop the others; the report says why
-        return CaseRun(
-            case.name,
-            repeat,
-            "error",
-            None,
-            None,
-            f"{type(exc).__name__}: {exc}",
-            time.monotonic() - started,
-        )
-    finally:
-        stack.stop()
-        if not options.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    recorded = [e for e in events if e.kind == EventKind.HANDOFF]
-    if not recorded:
-        failed = [e for e in events if e.kind == EventKind.ERROR]
-        why = f": {failed[-1].data.get('message') or failed[-1].data}" if failed else ""
-        return CaseRun(
-            case.name,
-            repeat,
-            result.status.value,
-            None,
-            None,
-            f"the run ended without a handoff{why}",
-            time.monotonic() - started,
-        )
-    handoff = Handoff.model_validate(recorded[-1].data)
-    return CaseRun(
-        case=case.name,
-        repeat=repeat,
-        status=result.status.value,
-        handoff=handoff,
-        # a scripted model costs nothing; its token counts are the emulator's, not a price
-        score=score(handoff, events, case.truth, model=settings.model if options.api_key else ""),
-        seconds=time.monotonic() - started,
-    )
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
 def run_cases(
@@ -165,19 +75,161 @@ def run_cases(
     options: EvalOptions,
     *,
     repeat: int = 1,
+    store: Store | None = None,
     on_done: Callable[[CaseRun], None] | None = None,
 ) -> list[CaseRun]:
-    """Every case `repeat` times, `options.parallel` at a time, in the order given."""
+    """Every case `repeat` times, `options.parallel` at a time, in the order given. Without a
+    `store` the run lives in a temporary SQLite store, gone afterwards (unless `keep`)."""
     todo = [(case, n) for case in cases for n in range(1, repeat + 1)]
-    done: dict[tuple[str, int], CaseRun] = {}
-    with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
-        futures = [pool.submit(run_case, case, options, repeat=n) for case, n in todo]
-        for future in as_completed(futures):
-            result = future.result()
-            done[(result.case, result.repeat)] = result
-            if on_done is not None:
-                on_done(result)
-    return [done[(case.name, n)] for case, n in todo]
+    return _run(todo, options, store, on_done)
+
+
+def run_case(case: Case, options: EvalOptions, *, repeat: int = 1) -> CaseRun:
+    """One case, start to handoff, in a fresh world. Never raises for the case's own failure:
+    a run that ends without a handoff is reported as such (and scores nothing)."""
+    return _run([(case, repeat)], options, None, None)[0]
+
+
+def _run(
+    todo: list[tuple[Case, int]],
+    options: EvalOptions,
+    store: Store | None,
+    on_done: Callable[[CaseRun], None] | None,
+) -> list[CaseRun]:
+    run_id = check_run_id(options.run_id or new_run_id())
+    scratch = Path(tempfile.mkdtemp(prefix=f"steadfast-eval-{run_id}-", dir=options.workdir))
+    own = store is None
+    if store is None:
+        store = Store(f"sqlite:///{scratch / 'eval.db'}")
+        store.upgrade()
+    try:
+        return _execute(store, todo, options, run_id, scratch, on_done)
+    finally:
+        if own:
+            store.close()
+        if not options.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def check_store(store: Store, run_id: str) -> None:
+    """An eval store holds eval jobs only, and no other run's unfinished ones: its worker claims
+    whatever is queued, and a real ticket must never be investigated in an emulated world (nor
+    an eval job by a real worker). Refuses before anything is submitted."""
+    for job in store.list_jobs(limit=_SCAN_LIMIT):
+        if not is_eval_job(job):
+            raise EvalError(
+                f"the eval database holds job {job.id}, which is not an eval job: give "
+                "steadfast eval a database of its own (--database, or the default file)"
+            )
+        key = EvalKey.parse(job.idempotency_key)
+        if key is not None and key.run_id != run_id and job.status not in SETTLED:
+            raise EvalError(
+                f"eval run {key.run_id} has unfinished jobs in this database ({job.id} is "
+                f"{job.status.value}): finish it first (steadfast eval --resume {key.run_id}) "
+                "or use another database"
+            )
+
+
+def _execute(
+    store: Store,
+    todo: list[tuple[Case, int]],
+    options: EvalOptions,
+    run_id: str,
+    scratch: Path,
+    on_done: Callable[[CaseRun], None] | None,
+) -> list[CaseRun]:
+    check_store(store, run_id)
+    wanted: dict[EvalKey, Case] = {EvalKey(run_id, c.name, n): c for c, n in todo}
+    job_ids: dict[EvalKey, str] = {}
+    for key, case in wanted.items():
+        ticket = Ticket(text=case.ticket, channel=EVAL_CHANNEL, tenant=case.tenant)
+        job, _ = store.submit(ticket, key=str(key))  # a resumed run finds its job here
+        job_ids[key] = job.id
+    changed = threading.Event()
+    handler = CaseHandler(
+        {c.name: c for c in wanted.values()}, options, scratch, on_finished=changed.set
+    )
+    worker = Worker(
+        store,
+        handler,
+        name=f"eval-{run_id}-{os.getpid()}",
+        concurrency=max(1, options.parallel),
+        lease_ttl=options.lease_ttl,
+        poll=0.2,
+        reap_interval=CHECK_SECONDS,
+    )
+    thread = threading.Thread(target=worker.run, name=f"eval-{run_id}", daemon=True)
+    results: dict[EvalKey, CaseRun] = {}
+    try:
+        while True:
+            for key, job_id in job_ids.items():
+                if key in results:
+                    continue
+                job = store.get(job_id)
+                if job.status in SETTLED:
+                    events = store.events(job_id)
+                    results[key] = case_run(
+                        wanted[key], key.repeat, job, events, priced=options.api_key is not None
+                    )
+                    if on_done is not None:
+                        on_done(results[key])
+            if len(results) == len(job_ids):
+                break
+            if not thread.is_alive():
+                if thread.ident is not None:
+                    raise EvalError(f"the eval worker of run {run_id} stopped; see the log")
+                thread.start()  # only once something is left to run
+            changed.wait(CHECK_SECONDS)
+            changed.clear()
+    finally:
+        # Interrupted (Ctrl-C, an error): each job stops at its next step boundary and goes
+        # back to the queue, ready for --resume.
+        worker.stop()
+        if thread.ident is not None:
+            thread.join()
+    return [results[key] for key in wanted]
+
+
+def case_run(
+    case: Case, repeat: int, job: Job, events: Sequence[Event], *, priced: bool
+) -> CaseRun:
+    """Score a settled eval job from what it recorded. `priced`: a real model answered (a
+    scripted one costs nothing; its token counts are the emulator's, not a price)."""
+    seconds = 0.0
+    if job.started_at and job.finished_at:
+        seconds = (job.finished_at - job.started_at).total_seconds()
+    recorded = [e for e in events if e.kind == EventKind.HANDOFF]
+    if not recorded:
+        failed = [e for e in events if e.kind == EventKind.ERROR]
+        why = f": {failed[-1].data.get('message') or failed[-1].data}" if failed else ""
+        if not failed and job.last_error is not None:
+            why = f": {job.last_error.message}"
+        return CaseRun(
+            case.name,
+            repeat,
+            job.status.value,
+            None,
+            None,
+            f"the run ended {job.status.value} without a handoff{why}",
+            seconds,
+            job_id=job.id,
+        )
+    handoff = Handoff.model_validate(recorded[-1].data)
+    model = next(
+        (str(e.data.get("model") or "") for e in events if e.kind == EventKind.MODEL_RESPONSE),
+        "",
+    )
+    if not priced:
+        model = ""
+    return CaseRun(
+        case=case.name,
+        repeat=repeat,
+        status=job.status.value,
+        handoff=handoff,
+        score=score(handoff, events, case.truth, model=model),
+        seconds=seconds,
+        job_id=job.id,
+    )
 
 
 def real_key(environ: dict[str, str] | None = None) -> str | None:

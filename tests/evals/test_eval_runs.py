@@ -149,7 +149,10 @@ def test_the_cli_runs_one_case_and_prints_json(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     result = CliRunner().invoke(
         build_app(),
-        ["eval", "--cases", "bad-credential", "--json", "--out", str(out)],
+        [
+            *("eval", "--cases", "bad-credential", "--json", "--out", str(out)),
+            *("--state-dir", str(tmp_path / "state")),
+        ],
         env={"ANTHROPIC_API_KEY": "", "STEADFAST_ANTHROPIC_API_KEY": ""},
     )
     assert result.exit_code == 0, result.output
@@ -169,6 +172,8 @@ def test_the_cli_runs_one_case_and_prints_json(tmp_path: Path) -> None:
             str(out),
             "--out",
             str(tmp_path / "second.json"),
+            "--state-dir",
+            str(tmp_path / "state"),
         ],
         env={"ANTHROPIC_API_KEY": ""},
     )
