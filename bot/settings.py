@@ -82,6 +82,25 @@ class Settings(BaseSettings):
         "long after the sender dies",
     )
 
+    # --- paging (PagerDuty Events API v2, Opsgenie Alert API) ----------------------------
+    # Policy routes name these keys; the values never leave the outbox sender.
+    paging_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict,
+        description='JSON: {"name": "routing or API key"}; the policy\'s `pages[].key` names one',
+    )
+    paging_keys_dir: Path | None = Field(
+        None,
+        description="a directory of files, one per key: the file name is the name, its content "
+        "the key (a mounted Kubernetes Secret); joins STEADFAST_PAGING_KEYS",
+    )
+    pagerduty_url: str = Field(
+        "https://events.pagerduty.com", description="Events API v2 base; /v2/enqueue is added"
+    )
+    opsgenie_url: str = Field(
+        "https://api.opsgenie.com", description="Alert API base (EU: https://api.eu.opsgenie.com)"
+    )
+    paging_timeout_seconds: float = Field(10.0, gt=0)
+
     # --- Vault ---------------------------------------------------------------------------
     vault_addr: str | None = Field(
         None, validation_alias=_env("VAULT_ADDR", "STEADFAST_VAULT_ADDR")
@@ -164,7 +183,7 @@ class Settings(BaseSettings):
         None, validation_alias=_env("OTEL_SERVICE_NAME", "STEADFAST_OTEL_SERVICE_NAME")
     )
 
-    @field_validator("platform_apis", "platform_api_auth", mode="before")
+    @field_validator("platform_apis", "platform_api_auth", "paging_keys", mode="before")
     @classmethod
     def _json_object(cls, value: Any) -> Any:
         if not isinstance(value, str):
