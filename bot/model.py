@@ -63,6 +63,7 @@ class EventKind(enum.StrEnum):
     WAIT_EXPIRED = "wait_expired"  # waited `waits.give_up_after`; the job escalates
     TOKEN_REFRESHED = "token_refreshed"  # an integration renewed or re-read its credentials
     BUDGET_EXCEEDED = "budget_exceeded"  # the tenant's daily spend is used up; the job escalates
+    PAGED = "paged"  # the outbox sender delivered (or could not deliver) a page to a pager
 
 
 class OperatorAction(enum.StrEnum):

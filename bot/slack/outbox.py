@@ -18,6 +18,9 @@ sender writes is fenced by its lease token, and rows are marked `sending` before
 sender that lost the lease stops before its next post, and the next sender verifies whatever
 was left `sending` against Slack before posting it again.
 
+Pages: rows whose method is `page.trigger` / `page.resolve` go to PagerDuty or Opsgenie through
+`pages` (bot/paging/sender.py), under the same lease and the same fenced marks, never to Slack.
+
 Payload directives (keys starting with `_`, removed before sending):
   _update_of   outbox key of the message this `chat.update` edits (its channel and ts)
   _coalesce    rows sharing it are progress of one message: only the newest is sent
@@ -46,6 +49,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.errors import LeadershipLost
 from bot.metrics import Metrics
 from bot.model import OutboxMessage, OutboxState
+from bot.paging.rows import is_page
+from bot.paging.sender import PageSender
 from bot.store.leases import SENDER, LeaderLease
 from bot.store.store import Store
 from bot.tracing import Tracing
@@ -95,8 +100,11 @@ class OutboxDispatcher:
         clock: Callable[[], float] = time.monotonic,
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
+        pages: PageSender | None = None,
     ) -> None:
         self.store = store
+        # pages with no pager configured fail loudly (event, metric, doctor), never reach Slack
+        self.pages = pages or PageSender(store, None, metrics=metrics)
         self.tracing = tracing or Tracing.disabled()
         self.client = client
         self.metrics = metrics  # steadfast_slack_errors_total by Slack's error code
@@ -230,6 +238,8 @@ class OutboxDispatcher:
             return self._process(row)
 
     def _process(self, row: OutboxMessage) -> int:
+        if is_page(row.method):
+            return self.pages.deliver(row, self._mark)
         if row.state == OutboxState.SENDING and row.method == "chat.postMessage":
             try:
                 found = self._find_posted(row)

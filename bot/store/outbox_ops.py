@@ -81,3 +81,13 @@ def mark(
 
 def get(conn: sa.Connection, key: str) -> sa.Row[Any] | None:
     return conn.execute(sa.select(outbox).where(outbox.c.key == key)).one_or_none()
+
+
+def with_prefix(conn: sa.Connection, prefix: str) -> list[sa.Row[Any]]:
+    """Rows whose key starts with `prefix` (e.g. one job's pages to one target), oldest first."""
+    query = (
+        sa.select(outbox)
+        .where(outbox.c.key.startswith(prefix, autoescape=True))
+        .order_by(outbox.c.created_at, outbox.c.key)
+    )
+    return list(conn.execute(query).all())

@@ -525,6 +525,19 @@ class Store:
                     raise LeaseLost(lease.job_id, lease.fence)
             return outbox_ops.put(conn, key, method, payload, job_id, purpose)
 
+    def outbox_put_all(self, posts: Sequence[OutboxPost], *, job_id: str | None = None) -> int:
+        """Insert several rows in one transaction (all or none), each once per key. Returns
+        how many were new."""
+        with self._write() as conn:
+            return sum(
+                outbox_ops.put(conn, p.key, p.method, p.payload, job_id, p.purpose) for p in posts
+            )
+
+    def outbox_with_prefix(self, prefix: str) -> list[OutboxMessage]:
+        """Rows whose key starts with `prefix`, oldest first."""
+        with self._read() as conn:
+            return [outbox_from_row(r) for r in outbox_ops.with_prefix(conn, prefix)]
+
     def outbox_due(self, *, limit: int = 50, now: datetime | None = None) -> list[OutboxMessage]:
         """Pending rows whose not_before has passed, plus rows left 'sending' (to verify)."""
         with self._read() as conn:
