@@ -51,6 +51,10 @@ class PageSender:
         self.permalink = permalink
         self._backoff: dict[str, float] = {}  # key -> seconds of the last deferral
 
+    def close(self) -> None:
+        if self.pager is not None:
+            self.pager.close()
+
     def deliver(self, row: OutboxMessage, mark: Mark) -> int:
         """Send one page row; returns 1 when it reached a final state."""
         try:
@@ -160,7 +164,7 @@ class PageSender:
             **data,
         }
         try:
-            self.store.human_event(row.job_id, EventKind.PAGED, record, requeue=False)
+            self.store.record(row.job_id, EventKind.PAGED, record)
         except Exception:
             log.warning("page %s: could not record the %s event", row.key, outcome)
 

@@ -144,6 +144,7 @@ class OutboxDispatcher:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 return  # still mid-call: keep the lease; it expires on its own
+        self.pages.close()
         if self._lease is not None:
             try:  # hand over now rather than after the TTL (rolling updates)
                 self.store.leader_release(self._lease)

@@ -504,6 +504,25 @@ class Store:
             self._wakeup.poke()
         return written[0]
 
+    def record(self, job_id: str, kind: str, data: dict[str, Any]) -> Event:
+        """Append an event about the job from outside its run (the outbox sender's `paged`)
+        without touching `updated_at`: watchers keyed on it (bot/slack/stopped.py) must not
+        take the note for a change of the job."""
+        with self._write() as conn:
+            now = utcnow()
+            seq = conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(event_seq=jobs.c.event_seq + 1, last_event_at=now)
+                .returning(jobs.c.event_seq)
+            ).scalar_one_or_none()
+            if seq is None:
+                raise JobNotFound(job_id)
+            conn.execute(
+                sa.insert(job_events).values(job_id=job_id, seq=seq, at=now, kind=kind, data=data)
+            )
+        return Event(job_id=job_id, seq=int(seq), at=now, kind=kind, data=data)
+
     # --- outbox -----------------------------------------------------------------------------
     def outbox_put(
         self,
