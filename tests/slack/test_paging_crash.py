@@ -27,7 +27,7 @@ from emulators.pagerduty import PagerDutyEmulator
 from emulators.slack import SlackEmulator
 from tests.conftest import REPO
 from tests.paging.conftest import PD_KEY
-from tests.slack.conftest import ONCALL, until
+from tests.slack.conftest import ONCALL
 
 pytestmark = pytest.mark.slow
 
