@@ -91,3 +91,17 @@ def with_prefix(conn: sa.Connection, prefix: str) -> list[sa.Row[Any]]:
         .order_by(outbox.c.created_at, outbox.c.key)
     )
     return list(conn.execute(query).all())
+
+
+def failed_since(conn: sa.Connection, purpose: str, since: datetime) -> list[sa.Row[Any]]:
+    """Rows of `purpose` that failed for good after `since`, newest first."""
+    query = (
+        sa.select(outbox)
+        .where(
+            outbox.c.purpose == purpose,
+            outbox.c.state == OutboxState.FAILED.value,
+            outbox.c.updated_at > since,
+        )
+        .order_by(outbox.c.updated_at.desc())
+    )
+    return list(conn.execute(query).all())

@@ -557,6 +557,11 @@ class Store:
         with self._read() as conn:
             return [outbox_from_row(r) for r in outbox_ops.with_prefix(conn, prefix)]
 
+    def outbox_failed_since(self, purpose: str, since: datetime) -> list[OutboxMessage]:
+        """Rows of `purpose` (e.g. "page") that failed for good after `since`, newest first."""
+        with self._read() as conn:
+            return [outbox_from_row(r) for r in outbox_ops.failed_since(conn, purpose, since)]
+
     def outbox_due(self, *, limit: int = 50, now: datetime | None = None) -> list[OutboxMessage]:
         """Pending rows whose not_before has passed, plus rows left 'sending' (to verify)."""
         with self._read() as conn:
