@@ -183,21 +183,16 @@ class Settings(BaseSettings):
         None, validation_alias=_env("OTEL_SERVICE_NAME", "STEADFAST_OTEL_SERVICE_NAME")
     )
 
-    @field_validator("platform_apis", "platform_api_auth", "paging_keys", mode="before")
+    @field_validator("platform_apis", "platform_api_auth", mode="before")
     @classmethod
     def _json_object(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:
-            parsed = json.loads(value) if value.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"not JSON ({exc.msg} at character {exc.pos}); write an object such as "
-                '{"name": "https://base.url"}'
-            ) from None
-        if not isinstance(parsed, dict):
-            raise ValueError('must be a JSON object such as {"name": "https://base.url"}')
-        return parsed
+        return _parse_object(value, '{"name": "https://base.url"}')
+
+    @field_validator("paging_keys", mode="before")
+    @classmethod
+    def _paging_keys(cls, value: Any) -> Any:
+        # the message never quotes the value: it is made of credentials
+        return _parse_object(value, '{"oncall-pd": "<routing key>"}')
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -209,3 +204,18 @@ class Settings(BaseSettings):
     @property
     def heartbeat_interval(self) -> float:
         return self.heartbeat_seconds or self.lease_ttl_seconds / 3
+
+
+def _parse_object(value: Any, example: str) -> Any:
+    """A JSON object from an environment string; errors say where, never quote the value."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = json.loads(value) if value.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"not JSON ({exc.msg} at character {exc.pos}); write an object such as {example}"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"must be a JSON object such as {example}")
+    return parsed
