@@ -25,6 +25,7 @@ from bot.metrics import Metrics
 from bot.model import EventKind, OutboxMessage, OutboxState
 from bot.paging.rows import RESOLVE, trigger_prefix
 from bot.store.store import Store
+from core.scrubber import Scrubber
 from integrations.errors import AuthError, BadRequest, NotConfigured, Unavailable
 from integrations.paging import Page, Pager
 
@@ -44,8 +45,11 @@ class PageSender:
         *,
         metrics: Metrics | None = None,
         permalink: Permalink | None = None,
+        scrubber: Scrubber | None = None,
     ) -> None:
         self.store = store
+        # a page leaves for a third party: the ticket's own words may hold a pasted credential
+        self.scrubber = scrubber or Scrubber()
         self.pager = pager
         self.metrics = metrics
         self.permalink = permalink
@@ -70,7 +74,11 @@ class PageSender:
             return self._refused(row, page, mark, "unconfigured", "paging is not configured")
         mark(row.key, OutboxState.SENDING)
         try:
-            sent = self.pager.send(self._with_links(page, row.payload.get("_links") or []))
+            page = self._with_links(page, row.payload.get("_links") or [])
+            event = self.scrubber.scrub_obj(page.event)
+            sent = self.pager.send(
+                Page(page.service, page.key_name, page.action, page.dedup_key, event)
+            )
         except Unavailable as exc:
             delay = self._delay(row, exc.retry_after)
             log.info("page %s: %s; trying again in %.0f s", row.key, exc, delay)

@@ -237,3 +237,29 @@ def _ticket() -> Any:
     from bot.model import Ticket
 
     return Ticket(text="checkout is slow", tenant="payments")
+
+
+def test_a_secret_in_the_ticket_never_reaches_the_pager(
+    store: Store, bot: SlackBot, pagerduty: PagerDutyEmulator
+) -> None:
+    job, _ = store.submit(_ticket())
+    leaked = "login fails; I tried password=hunter2-hunter2-hunter2"
+    page = {
+        "service": "pagerduty",
+        "key_name": "payments-pd",
+        "action": "trigger",
+        "dedup_key": job.id,
+        "event": {
+            "payload": {
+                "summary": f"Escalated [payments]: {leaked}",
+                "source": "steadfast",
+                "severity": "critical",
+                "custom_details": {"ticket": leaked},
+            }
+        },
+    }
+    key = f"{job.id}:page:pagerduty:payments-pd:trigger"
+    store.outbox_put(key, "page.trigger", page, job_id=job.id, purpose="page")
+    until(lambda: len(pagerduty.state()["incidents"]) == 1)
+    received = repr(pagerduty.state()["events"])
+    assert "hunter2" not in received and "[redacted" in received
