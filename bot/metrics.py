@@ -54,6 +54,13 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.pages = Counter(
+            "steadfast_pages_total",
+            "Pages sent to pagers by the outbox sender, by service, action and outcome "
+            "(sent, deferred, refused, unauthorized, unconfigured)",
+            ["service", "action", "outcome"],
+            registry=r,
+        )
         self.outbox_backlog = Gauge(
             "steadfast_outbox_backlog", "Outbox posts not yet sent (pending or sending)", registry=r
         )

@@ -64,6 +64,7 @@ class EventKind(enum.StrEnum):
     TOKEN_REFRESHED = "token_refreshed"  # an integration renewed or re-read its credentials
     BUDGET_EXCEEDED = "budget_exceeded"  # the tenant's daily spend is used up; the job escalates
     ALERT_RESOLVED = "alert_resolved"  # Alertmanager says the alert behind the job resolved
+    PAGED = "paged"  # the outbox sender delivered (or could not deliver) a page to a pager
 
 
 class OperatorAction(enum.StrEnum):

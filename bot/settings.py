@@ -82,6 +82,25 @@ class Settings(BaseSettings):
         "long after the sender dies",
     )
 
+    # --- paging (PagerDuty Events API v2, Opsgenie Alert API) ----------------------------
+    # Policy routes name these keys; the values never leave the outbox sender.
+    paging_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict,
+        description='JSON: {"name": "routing or API key"}; the policy\'s `pages[].key` names one',
+    )
+    paging_keys_dir: Path | None = Field(
+        None,
+        description="a directory of files, one per key: the file name is the name, its content "
+        "the key (a mounted Kubernetes Secret); joins STEADFAST_PAGING_KEYS",
+    )
+    pagerduty_url: str = Field(
+        "https://events.pagerduty.com", description="Events API v2 base; /v2/enqueue is added"
+    )
+    opsgenie_url: str = Field(
+        "https://api.opsgenie.com", description="Alert API base (EU: https://api.eu.opsgenie.com)"
+    )
+    paging_timeout_seconds: float = Field(10.0, gt=0)
+
     # --- Vault ---------------------------------------------------------------------------
     vault_addr: str | None = Field(
         None, validation_alias=_env("VAULT_ADDR", "STEADFAST_VAULT_ADDR")
@@ -198,18 +217,13 @@ class Settings(BaseSettings):
     @field_validator("platform_apis", "platform_api_auth", mode="before")
     @classmethod
     def _json_object(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:
-            parsed = json.loads(value) if value.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"not JSON ({exc.msg} at character {exc.pos}); write an object such as "
-                '{"name": "https://base.url"}'
-            ) from None
-        if not isinstance(parsed, dict):
-            raise ValueError('must be a JSON object such as {"name": "https://base.url"}')
-        return parsed
+        return _parse_object(value, '{"name": "https://base.url"}')
+
+    @field_validator("paging_keys", mode="before")
+    @classmethod
+    def _paging_keys(cls, value: Any) -> Any:
+        # the message never quotes the value: it is made of credentials
+        return _parse_object(value, '{"oncall-pd": "<routing key>"}')
 
     @field_validator("console_public_base_url")
     @classmethod
@@ -233,3 +247,18 @@ class Settings(BaseSettings):
     @property
     def heartbeat_interval(self) -> float:
         return self.heartbeat_seconds or self.lease_ttl_seconds / 3
+
+
+def _parse_object(value: Any, example: str) -> Any:
+    """A JSON object from an environment string; errors say where, never quote the value."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = json.loads(value) if value.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"not JSON ({exc.msg} at character {exc.pos}); write an object such as {example}"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"must be a JSON object such as {example}")
+    return parsed

@@ -38,6 +38,9 @@ def summary(event: Event) -> str:
         return f"on {d.get('worker', '?')} (attempt {d.get('attempt')}, fence {d.get('fence')})"
     if k == "interrupted":
         return f"worker {d.get('worker')} lost its lease (attempt {d.get('attempt')})"
+    if k == "paged":
+        why = f": {d['error']}" if d.get("error") else ""
+        return f"{d.get('service')} {d.get('action')} {d.get('outcome')} (dedup_key {d.get('dedup_key')}){why}"
     if k == "token_refreshed":
         return f"{d.get('dependency')}: {d.get('what')}"
     if k == "policy_changed":

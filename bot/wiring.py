@@ -26,6 +26,7 @@ from core.scrubber import Scrubber
 from integrations.http import ApiConfig, HttpClient, HttpConfig
 from integrations.kubernetes import KubernetesClient, KubernetesConfig
 from integrations.logs import LogsConfig, LogStoreConfig, LogStores
+from integrations.paging import PagingConfig
 from integrations.refresh import RefreshObserver
 from integrations.registry import Integrations
 from integrations.vault import VaultClient, VaultConfig
@@ -99,6 +100,35 @@ def logs_config(settings: Settings) -> LogsConfig:
         base = f"{parts.scheme}://{parts.netloc}"
         stores["elasticsearch"] = LogStoreConfig("elasticsearch", base, index=index)
     return LogsConfig(stores=stores, timeout_seconds=settings.http_timeout_seconds)
+
+
+def paging_keys(settings: Settings) -> dict[str, SecretStr]:
+    """The paging keys by name: STEADFAST_PAGING_KEYS, then one file per key in
+    STEADFAST_PAGING_KEYS_DIR (a mounted Secret; dotfiles, such as Kubernetes' `..data`
+    links, are skipped). Raises ConfigError when the directory cannot be read."""
+    keys = dict(settings.paging_keys)
+    folder = settings.paging_keys_dir
+    if folder is not None:
+        try:
+            files = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+            for path in files:
+                if path.is_file():
+                    keys[path.name] = SecretStr(path.read_text().strip())
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the paging keys in {folder}: {exc.strerror}; check "
+                "STEADFAST_PAGING_KEYS_DIR and the mounted Secret"
+            ) from None
+    return keys
+
+
+def paging_config(settings: Settings) -> PagingConfig:
+    return PagingConfig(
+        keys=paging_keys(settings),
+        pagerduty_url=settings.pagerduty_url,
+        opsgenie_url=settings.opsgenie_url,
+        timeout_seconds=settings.paging_timeout_seconds,
+    )
 
 
 def build_integrations(

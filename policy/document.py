@@ -115,10 +115,45 @@ class Approvals(_Strict):
     commands: list[str] = Field(default_factory=list, description="command globs that need a yes")
 
 
+# A PagerDuty routing key is 32 characters, an Opsgenie API key a UUID: a `key` that looks like
+# either is a credential pasted into the policy, which every reader of the policy can see.
+_LOOKS_LIKE_A_KEY = re.compile(r"[A-Za-z0-9]{32}|[0-9a-fA-F-]{36}")
+
+
+class PageTarget(_Strict):
+    """One pager an escalation route pages besides its Slack thread. `key` names a secret in
+    the settings (`STEADFAST_PAGING_KEYS` / `STEADFAST_PAGING_KEYS_DIR`); the credential itself
+    never appears in the policy."""
+
+    service: Literal["pagerduty", "opsgenie"]
+    key: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="name of the routing key (PagerDuty) or API key (Opsgenie) in the settings",
+    )
+    severity: Literal["critical", "error", "warning", "info"] = Field(
+        default="critical",
+        description="PagerDuty payload.severity; Opsgenie priority P1 (critical) to P4 (info)",
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _a_name_not_a_secret(cls, key: str) -> str:
+        if _LOOKS_LIKE_A_KEY.fullmatch(key):
+            raise ValueError(
+                "this looks like the key itself; put it in STEADFAST_PAGING_KEYS (or a file in "
+                "STEADFAST_PAGING_KEYS_DIR) under a name and write that name here"
+            )
+        return key
+
+
 class Route(_Strict):
     channel: str
     usergroup: str | None = None
     tenants: list[str] = Field(default_factory=list, description="empty: the default route")
+    pages: list[PageTarget] = Field(
+        default_factory=list,
+        description="pagers paged (and resolved when a retried job succeeds) with the thread",
+    )
 
 
 class Escalation(_Strict):

@@ -106,6 +106,10 @@ def process_scrubber(settings: Settings) -> Scrubber:
     for name, value in settings:
         if isinstance(value, SecretStr):
             scrubber.register(name, value.get_secret_value())
+        elif isinstance(value, dict):  # named secrets, e.g. STEADFAST_PAGING_KEYS
+            for key, item in value.items():
+                if isinstance(item, SecretStr):
+                    scrubber.register(f"{name}.{key}", item.get_secret_value())
     configure_logging(settings.log_level, scrubber.scrub, log_format=settings.log_format)
     return scrubber
 

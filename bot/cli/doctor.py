@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bot.cli.common import console, errors_to_exit, load_settings, print_json
 from bot.ops.doctor import database_check, model_check, slack_checks
+from bot.ops.paging import paging_check
 from bot.settings import Settings
 from bot.wiring import build_integrations
 from core.scrubber import Scrubber
@@ -122,6 +123,7 @@ def register(app: typer.Typer) -> None:
                 results.append(database_check(settings, scrubber))
                 results += slack_checks(settings, mapped_channels(loader), scrubber)
                 results.append(model_check(settings, scrubber))
+                results.append(paging_check(settings, loader.current()))
                 results += run_doctor(integrations)
             finally:
                 integrations.close()

@@ -47,6 +47,8 @@ class DemoReport:
     trace_id: str | None = None  # the job's trace, from the Slack mention to the handoff
     console_url: str | None = None  # the job's page in the trace console (signed link)
     console_jobs_url: str | None = None  # the tenant's job list there (a tenant link)
+    # pages the outbox sender delivered: service, action, dedup_key, outcome, the pager's alert
+    pages: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,7 @@ class DemoReport:
             "trace_id": self.trace_id,
             "console_url": self.console_url,
             "console_jobs_url": self.console_jobs_url,
+            "pages": self.pages,
         }
 
 
@@ -166,7 +169,45 @@ def build_report(
         handoff=handoff,
         cost=PriceTable().of_events(events, default_model=""),
         trace_id=trace_id_of(ticket_traceparent(events)),
+        pages=_pages(stack, events),
     )
+
+
+def _pages(stack: Stack, events: list[Any]) -> list[dict[str, Any]]:
+    """What the job's `paged` events say was sent, with the emulated PagerDuty's alert."""
+    alerts = {
+        str(a["dedup_key"]): a
+        for a in (stack.pagerduty.state()["incidents"] if stack.pagerduty else [])
+    }
+    pages = []
+    for e in events:
+        if e.kind != EventKind.PAGED:
+            continue
+        alert = alerts.get(str(e.data.get("dedup_key"))) if e.data.get("service") == "pagerduty" else None
+        pages.append(
+            {
+                **{k: e.data.get(k) for k in ("service", "target", "action", "dedup_key", "outcome")},
+                "alert": None if alert is None else {"number": alert["number"], "status": alert["status"]},
+            }
+        )
+    return pages
+
+
+_PAGER_NAMES = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}
+
+
+def page_lines(report: DemoReport) -> list[str]:
+    lines = []
+    for page in report.pages:
+        name = _PAGER_NAMES.get(str(page.get("service")), str(page.get("service")))
+        verb = "Paged" if page.get("action") == "trigger" else "Resolved"
+        alert = page.get("alert")
+        where = f" (alert #{alert['number']}, {alert['status']})" if alert else ""
+        if page.get("outcome") == "sent":
+            lines.append(f"{verb} {name}: dedup_key {page.get('dedup_key')}{where}")
+        else:
+            lines.append(f"{name} {page.get('action')} not delivered: {page.get('outcome')}")
+    return lines
 
 
 def blocks_text(message: dict[str, Any]) -> str:
@@ -228,6 +269,7 @@ def show(report: DemoReport, console: Console) -> None:
                     f"retries {report.retries} · blocked actions {report.blocked} · "
                     f"degraded: {', '.join(report.degraded) or 'none'}",
                     f"resume: {resume}",
+                    *page_lines(report),
                     report.cost.line(),
                     f"replay: STEADFAST_DATABASE_URL={report.database_url} "
                     f"steadfast replay {report.job_id}",

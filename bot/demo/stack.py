@@ -24,6 +24,8 @@ from emulators.anthropic import AnthropicEmulator
 from emulators.base import DEFAULT_SCENARIO, Emulator, load_scenario
 from emulators.kubernetes import KubernetesEmulator
 from emulators.logs import LokiEmulator
+from emulators.opsgenie import OpsgenieEmulator
+from emulators.pagerduty import PagerDutyEmulator
 from emulators.platform import PlatformEmulator
 from emulators.slack import SlackEmulator
 from emulators.vault import VaultEmulator
@@ -35,6 +37,10 @@ ONCALL_CHANNEL = "C0ONCALL"
 REPORTER = "U0ALICE"
 CACHED_TOOLS = Path(__file__).resolve().parents[2] / ".cache" / "tools" / "bin"
 API_KEY = "sk-ant-demo-offline"
+# The demo's on-call route pages PagerDuty with this routing key, named in the policy only as
+# PAGING_KEY_NAME (the key itself lives in the settings, as a real deployment's would).
+PAGING_KEY_NAME = "demo-oncall"
+PAGERDUTY_ROUTING_KEY = "DEMO0FFL1NE0R0UT1NGKEY0000000001"
 
 
 def demo_scenario(script: Path = DEMO_SCRIPT) -> dict[str, Any]:
@@ -55,6 +61,8 @@ class Stack:
     kubernetes: KubernetesEmulator
     platform: PlatformEmulator
     loki: LokiEmulator
+    pagerduty: PagerDutyEmulator | None = None  # the demo's pager; harnesses may go without
+    opsgenie: OpsgenieEmulator | None = None
 
     @classmethod
     def start(cls, scenario: dict[str, Any]) -> Stack:
@@ -65,10 +73,23 @@ class Stack:
             kubernetes=KubernetesEmulator(scenario).start(),
             platform=PlatformEmulator(scenario).start(),
             loki=LokiEmulator(scenario).start(),
+            pagerduty=PagerDutyEmulator(
+                {"pagerduty": {"routing_keys": [PAGERDUTY_ROUTING_KEY]}}
+            ).start(),
+            opsgenie=OpsgenieEmulator({"opsgenie": {"api_keys": []}}).start(),
         )
 
     def emulators(self) -> tuple[Emulator, ...]:
-        return (self.slack, self.anthropic, self.vault, self.kubernetes, self.platform, self.loki)
+        pagers = tuple(e for e in (self.pagerduty, self.opsgenie) if e is not None)
+        return (
+            self.slack,
+            self.anthropic,
+            self.vault,
+            self.kubernetes,
+            self.platform,
+            self.loki,
+            *pagers,
+        )
 
     def stop(self) -> None:
         for emulator in self.emulators():
@@ -101,11 +122,18 @@ class Stack:
         token_file = workdir / "kube-token"
         token_file.write_text(kube_token)
         runner = {"STEADFAST_RUNNER_KUBECONFIG": str(self.runner_kubeconfig(workdir))}
+        paging: dict[str, str] = {}
+        if self.pagerduty is not None:
+            paging["STEADFAST_PAGING_KEYS"] = f'{{"{PAGING_KEY_NAME}": "{PAGERDUTY_ROUTING_KEY}"}}'
+            paging["STEADFAST_PAGERDUTY_URL"] = self.pagerduty.url
+        if self.opsgenie is not None:
+            paging["STEADFAST_OPSGENIE_URL"] = self.opsgenie.url
         if CACHED_TOOLS.is_dir():  # `make tools` puts kubectl here
             runner["STEADFAST_RUNNER_BIN_DIR"] = str(CACHED_TOOLS)
         return {
             **runner,
-            "STEADFAST_POLICY": str(demo_policy(workdir)),
+            **paging,
+            "STEADFAST_POLICY": str(demo_policy(workdir, page=self.pagerduty is not None)),
             "STEADFAST_DATABASE_URL": database_url,
             "STEADFAST_LEASE_TTL_SECONDS": "2",
             "STEADFAST_REAP_SECONDS": "0.5",
@@ -144,14 +172,19 @@ class Stack:
         return path
 
 
-def demo_policy(workdir: Path) -> Path:
+def demo_policy(workdir: Path, *, page: bool = False) -> Path:
     """The shipped policy, plus what only the demo needs: its platform API lives on
-    127.0.0.1, so the named API's host joins the allowlist (ad-hoc URLs to loopback stay
-    refused by the gate whatever the allowlist says), and acme's alerts have a route."""
+    127.0.0.1, so the named API's host joins the allowlist (ad-hoc URLs to loopback stay refused
+    by the gate whatever the allowlist says), acme's alerts have a route, and with `page` the
+    default on-call route also pages the emulated PagerDuty."""
     policy = yaml.safe_load(SHIPPED_POLICY.read_text())
     policy["http"]["hosts"] = [*policy["http"]["hosts"], "127.0.0.1"]
     # `demo --from-alert`: the demo tenant's alerts open their thread in its channel
     policy["alert_routes"] = [{"matchers": ['namespace=~"acme-.*"'], "channel": TICKET_CHANNEL}]
+    if page:
+        for route in policy["escalation"]["routes"]:
+            if not route.get("tenants"):
+                route["pages"] = [{"service": "pagerduty", "key": PAGING_KEY_NAME}]
     path = workdir / "policy.yaml"
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     return path

@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.alerts.keys import alert_thread_recorder
 from bot.console.links import ConsoleLinks
 from bot.metrics import Metrics
+from bot.paging.sender import PageSender
 from bot.settings import Settings
 from bot.slack import home
 from bot.slack.errors import SlackConfigError
@@ -33,6 +34,8 @@ from bot.slack.outbox import OutboxDispatcher
 from bot.slack.stopped import StoppedJobs
 from bot.store.store import Store
 from bot.tracing import Tracing
+from bot.wiring import paging_config
+from integrations.paging import Pager
 from policy.source import PolicySource
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,15 @@ def web_client(settings: Settings, *, rate_limit_retries: int = 3, timeout: int 
         timeout=timeout,
         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries)],
     )
+
+
+def slack_permalink(client: WebClient, channel: str, ts: str) -> str | None:
+    """A message's permalink for a page's details; None when Slack cannot say now."""
+    try:
+        link = client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except (SlackClientError, OSError):
+        return None
+    return str(link) if link else None
 
 
 @dataclass
@@ -90,9 +102,17 @@ def build_bot(
     client = web_client(settings)
     # the dispatcher gets a client of its own: its rate-limit waits must not stall listeners
     # and sends only while it holds the sender lease, so several bots can share one database
+    sender_client = web_client(settings)
+    pages = PageSender(
+        store,
+        Pager(paging_config(settings)),
+        metrics=metrics,
+        permalink=lambda channel, ts: slack_permalink(sender_client, channel, ts),
+    )
     dispatcher = OutboxDispatcher(
         store,
-        web_client(settings),
+        sender_client,
+        pages=pages,
         update_interval=update_interval,
         lease_ttl=settings.sender_lease_ttl_seconds,
         metrics=metrics,

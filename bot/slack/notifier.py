@@ -17,6 +17,7 @@ from bot.handoff.model import Handoff
 from bot.handoff.render_slack import escape, render_escalation, render_handoff
 from bot.model import Job, outbox_key
 from bot.notify import Progress
+from bot.paging.rows import escalation_text, resolve_rows, trigger_rows
 from bot.slack import messages
 from policy.document import Route
 from policy.source import PolicySource
@@ -124,6 +125,8 @@ class SlackNotifier:
     def handoff(self, ctx: JobContext, handoff: Handoff) -> None:
         job = ctx.job
         where = placement(job)
+        if handoff.verdict != "escalated" and run_tag(ctx):
+            self._resolve_pages(ctx, handoff)  # a retried job succeeded: on-call can stand down
         if where is None:
             # not from Slack: no thread to answer, but an escalation still reaches on-call
             if handoff.verdict == "escalated":
@@ -178,8 +181,11 @@ class SlackNotifier:
             return
         if channel is None or thread is None:
             self._post_escalation(ctx, handoff, route, tenant, None, run)
+            self._page(ctx, handoff, route, tenant, None, run)
             return
         self._post_escalation(ctx, handoff, route, tenant, ticket_link(job, TICKET_LINK), run)
+        # after the on-call thread's rows: sent in the same pass, its link is in the page
+        self._page(ctx, handoff, route, tenant, thread_of(job), run)
         first = outbox_key(job.id, "escalation" + run)
         text = (
             f":rotating_light: Escalated to on-call in <#{escape(route.channel)}>: "
@@ -196,6 +202,46 @@ class SlackNotifier:
                 "_permalink": {"of": first, "placeholder": ESCALATION_LINK},
             },
         )
+
+    def _page(
+        self,
+        ctx: JobContext,
+        handoff: Handoff,
+        route: Route,
+        tenant: str | None,
+        ticket: tuple[str, str] | None,
+        run: str,
+    ) -> None:
+        """Trigger the route's pagers (bot/paging): queued before the job's status changes, so
+        a worker killed in between queues the same rows again on resume (same keys)."""
+        if not route.pages:
+            return
+        job = ctx.job
+        text = escalation_text(
+            job,
+            summary=handoff.summary,
+            tenant=tenant,
+            details={
+                "verdict": handoff.verdict,
+                "could_not_reach": "; ".join(handoff.could_not_reach),
+                "recommended_actions": "; ".join(handoff.recommended_actions),
+                "escalation_score": (
+                    f"{handoff.score.total:.2f}" if handoff.score is not None else ""
+                ),
+            },
+            ticket=ticket,
+            oncall_key=outbox_key(job.id, "escalation" + run),
+        )
+        for row in trigger_rows(job, route, text, qualifier=run):
+            ctx.outbox(row.key.removeprefix(f"{job.id}:"), row.method, row.payload)
+
+    def _resolve_pages(self, ctx: JobContext, handoff: Handoff) -> None:
+        job = ctx.job
+        route = self._policy.current().escalation.route_for(handoff.tenant or job.ticket.tenant)
+        if route is None:
+            return
+        for row in resolve_rows(job, route, run_tag(ctx)):
+            ctx.outbox(row.key.removeprefix(f"{job.id}:"), row.method, row.payload)
 
     def _no_route(
         self, ctx: JobContext, channel: str, thread: dict[str, Any] | None, run: str = ""

@@ -18,6 +18,9 @@ sender writes is fenced by its lease token, and rows are marked `sending` before
 sender that lost the lease stops before its next post, and the next sender verifies whatever
 was left `sending` against Slack before posting it again.
 
+Pages: rows whose method is `page.trigger` / `page.resolve` go to PagerDuty or Opsgenie through
+`pages` (bot/paging/sender.py), under the same lease and the same fenced marks, never to Slack.
+
 Payload directives (keys starting with `_`, removed before sending):
   _update_of   outbox key of the message this `chat.update` edits (its channel and ts)
   _coalesce    rows sharing it are progress of one message: only the newest is sent
@@ -50,6 +53,8 @@ from bot.errors import LeadershipLost
 from bot.handoff.render_slack import trace_link_text
 from bot.metrics import Metrics
 from bot.model import OutboxMessage, OutboxState
+from bot.paging.rows import is_page
+from bot.paging.sender import PageSender
 from bot.store.leases import SENDER, LeaderLease
 from bot.store.store import Store
 from bot.tracing import Tracing
@@ -101,12 +106,15 @@ class OutboxDispatcher:
         tracing: Tracing | None = None,
         links: ConsoleLinks | None = None,
         on_sent: Callable[[OutboxMessage, str], None] | None = None,
+        pages: PageSender | None = None,
     ) -> None:
         self.store = store
         self.links = links  # signs the handoff's console link; None: the link is left out
         # called with a posted row and its ts before the row is marked sent (so a crash in
         # between calls it again after the post is found): must be idempotent
         self.on_sent = on_sent
+        # pages with no pager configured fail loudly (event, metric, doctor), never reach Slack
+        self.pages = pages or PageSender(store, None, metrics=metrics)
         self.tracing = tracing or Tracing.disabled()
         self.client = client
         self.metrics = metrics  # steadfast_slack_errors_total by Slack's error code
@@ -146,6 +154,7 @@ class OutboxDispatcher:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 return  # still mid-call: keep the lease; it expires on its own
+        self.pages.close()
         if self._lease is not None:
             try:  # hand over now rather than after the TTL (rolling updates)
                 self.store.leader_release(self._lease)
@@ -240,6 +249,8 @@ class OutboxDispatcher:
             return self._process(row)
 
     def _process(self, row: OutboxMessage) -> int:
+        if is_page(row.method):
+            return self.pages.deliver(row, self._mark)
         if row.state == OutboxState.SENDING and row.method == "chat.postMessage":
             try:
                 found = self._find_posted(row)

@@ -19,7 +19,8 @@ from typing import Any
 
 from bot.handoff.render_slack import context, escape
 from bot.handoff.verify import Evidence
-from bot.model import EventKind, Job, JobStatus, outbox_key
+from bot.model import EventKind, Job, JobStatus, OutboxPost, outbox_key
+from bot.paging.rows import escalation_text, trigger_rows
 from bot.slack import messages
 from bot.slack.notifier import TICKET_LINK, status_key, thread_of
 from bot.store.store import Store, utcnow
@@ -190,14 +191,25 @@ class StoppedJobs:
                 "ts": where[1],
                 "placeholder": TICKET_LINK,
             }
-        return int(
-            self.store.outbox_put(
-                oncall_failed_key(job.id, job.finished_at),
-                "chat.postMessage",
-                payload,
-                job_id=job.id,
-                purpose="oncall_failed",
-            )
+        key = oncall_failed_key(job.id, job.finished_at)
+        text = escalation_text(
+            job,
+            summary=f"Failed without a handoff: {error}",
+            tenant=job.ticket.tenant,
+            details={
+                "error": error,
+                "could_not_reach": "; ".join(evidence.could_not_reach()),
+                "retry": f"steadfast retry {job.id}",
+            },
+            ticket=where,
+            oncall_key=key,
+            headline="Failed",
+        )
+        pages = trigger_rows(job, route, text, qualifier=f":failed:{job.finished_at.isoformat()}")
+        # the Slack page and the pagers' pages commit together: all of them or none
+        return self.store.outbox_put_all(
+            [OutboxPost(key, "chat.postMessage", payload, "oncall_failed"), *pages],
+            job_id=job.id,
         )
 
     def _describe(self, job: Job) -> tuple[str, str | None]:

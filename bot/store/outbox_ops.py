@@ -81,3 +81,27 @@ def mark(
 
 def get(conn: sa.Connection, key: str) -> sa.Row[Any] | None:
     return conn.execute(sa.select(outbox).where(outbox.c.key == key)).one_or_none()
+
+
+def with_prefix(conn: sa.Connection, prefix: str) -> list[sa.Row[Any]]:
+    """Rows whose key starts with `prefix` (e.g. one job's pages to one target), oldest first."""
+    query = (
+        sa.select(outbox)
+        .where(outbox.c.key.startswith(prefix, autoescape=True))
+        .order_by(outbox.c.created_at, outbox.c.key)
+    )
+    return list(conn.execute(query).all())
+
+
+def failed_since(conn: sa.Connection, purpose: str, since: datetime) -> list[sa.Row[Any]]:
+    """Rows of `purpose` that failed for good after `since`, newest first."""
+    query = (
+        sa.select(outbox)
+        .where(
+            outbox.c.purpose == purpose,
+            outbox.c.state == OutboxState.FAILED.value,
+            outbox.c.updated_at > since,
+        )
+        .order_by(outbox.c.updated_at.desc())
+    )
+    return list(conn.execute(query).all())

@@ -525,6 +525,25 @@ class Store:
             self._wakeup.poke()
         return written[0]
 
+    def record(self, job_id: str, kind: str, data: dict[str, Any]) -> Event:
+        """Append an event about the job from outside its run (the outbox sender's `paged`)
+        without touching `updated_at`: watchers keyed on it (bot/slack/stopped.py) must not
+        take the note for a change of the job."""
+        with self._write() as conn:
+            now = utcnow()
+            seq = conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(event_seq=jobs.c.event_seq + 1, last_event_at=now)
+                .returning(jobs.c.event_seq)
+            ).scalar_one_or_none()
+            if seq is None:
+                raise JobNotFound(job_id)
+            conn.execute(
+                sa.insert(job_events).values(job_id=job_id, seq=seq, at=now, kind=kind, data=data)
+            )
+        return Event(job_id=job_id, seq=int(seq), at=now, kind=kind, data=data)
+
     # --- outbox -----------------------------------------------------------------------------
     def outbox_put(
         self,
@@ -545,6 +564,24 @@ class Store:
                 if held != 1:
                     raise LeaseLost(lease.job_id, lease.fence)
             return outbox_ops.put(conn, key, method, payload, job_id, purpose)
+
+    def outbox_put_all(self, posts: Sequence[OutboxPost], *, job_id: str | None = None) -> int:
+        """Insert several rows in one transaction (all or none), each once per key. Returns
+        how many were new."""
+        with self._write() as conn:
+            return sum(
+                outbox_ops.put(conn, p.key, p.method, p.payload, job_id, p.purpose) for p in posts
+            )
+
+    def outbox_with_prefix(self, prefix: str) -> list[OutboxMessage]:
+        """Rows whose key starts with `prefix`, oldest first."""
+        with self._read() as conn:
+            return [outbox_from_row(r) for r in outbox_ops.with_prefix(conn, prefix)]
+
+    def outbox_failed_since(self, purpose: str, since: datetime) -> list[OutboxMessage]:
+        """Rows of `purpose` (e.g. "page") that failed for good after `since`, newest first."""
+        with self._read() as conn:
+            return [outbox_from_row(r) for r in outbox_ops.failed_since(conn, purpose, since)]
 
     def outbox_due(self, *, limit: int = 50, now: datetime | None = None) -> list[OutboxMessage]:
         """Pending rows whose not_before has passed, plus rows left 'sending' (to verify)."""
