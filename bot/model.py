@@ -63,6 +63,8 @@ class EventKind(enum.StrEnum):
     WAIT_EXPIRED = "wait_expired"  # waited `waits.give_up_after`; the job escalates
     TOKEN_REFRESHED = "token_refreshed"  # an integration renewed or re-read its credentials
     BUDGET_EXCEEDED = "budget_exceeded"  # the tenant's daily spend is used up; the job escalates
+    # the provider stayed unavailable after every retry; this step and the rest go to the fallback
+    MODEL_FALLBACK = "model_fallback"
 
 
 class OperatorAction(enum.StrEnum):
