@@ -68,6 +68,17 @@ class Settings(BaseSettings):
         description="override https://bedrock-runtime.<region>.amazonaws.com (a VPC endpoint, "
         "or the emulator)",
     )
+    # AWS's own variable names. Unset: boto3's chain finds credentials (shared profile, EKS
+    # IRSA's web identity token, ECS/EC2 roles); set: these static keys are used
+    aws_access_key_id: str | None = Field(
+        None, validation_alias=_env("AWS_ACCESS_KEY_ID", "STEADFAST_AWS_ACCESS_KEY_ID")
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None, validation_alias=_env("AWS_SECRET_ACCESS_KEY", "STEADFAST_AWS_SECRET_ACCESS_KEY")
+    )
+    aws_session_token: SecretStr | None = Field(
+        None, validation_alias=_env("AWS_SESSION_TOKEN", "STEADFAST_AWS_SESSION_TOKEN")
+    )
     vertex_model: str | None = Field(
         None, description="the Vertex AI model id, e.g. claude-sonnet-4-5@20250929"
     )
@@ -86,6 +97,16 @@ class Settings(BaseSettings):
         validation_alias=_env("STEADFAST_VERTEX_BASE_URL", "ANTHROPIC_VERTEX_BASE_URL"),
         description="override https://<region>-aiplatform.googleapis.com/v1 (a Private Service "
         "Connect endpoint, or the emulator)",
+    )
+    # Google's own variable name. Unset: Application Default Credentials from the environment
+    # (GKE Workload Identity, the metadata server, gcloud's user login)
+    google_application_credentials: Path | None = Field(
+        None,
+        validation_alias=_env(
+            "GOOGLE_APPLICATION_CREDENTIALS", "STEADFAST_GOOGLE_APPLICATION_CREDENTIALS"
+        ),
+        description="a service-account key or external-account (workload identity "
+        "federation) file",
     )
     model_fallback_provider: Literal["anthropic", "bedrock", "vertex"] | None = Field(
         None,

@@ -18,9 +18,10 @@ Bedrock runtime  `POST /model/{modelId}/invoke`
 Vertex AI  `POST /v1/projects/{project}/locations/{region}/publishers/anthropic/models/
 {model}:rawPredict`
     body `anthropic_version: vertex-2023-10-16`, no `model`; `Authorization: Bearer` with a
-    token this emulator issued at `POST /token` (an OAuth 2.0 token endpoint in Google's shape:
-    an authorized-user or service-account credentials file whose `token_uri` points here keeps
-    google-auth on loopback). Errors: Google's `{"error": {"code", "message", "status"}}`; an
+    token this emulator issued at `POST /token` (an OAuth 2.0 token endpoint in Google's shape).
+    A service-account key file whose `token_uri` points here (`service_account_file`) keeps
+    google-auth's standard ADC path on loopback; authorized-user files cannot, since google-auth
+    always sends those to Google's own endpoint. Errors: Google's `{"error": {"code", "message", "status"}}`; an
     overloaded model (529) passes Anthropic's own error body through.
 
 Scenario keys (`anthropic:` section): `bedrock: {access_key: AKID, region: us-east-1}` and
@@ -30,10 +31,13 @@ key, project or region is refused as the cloud would refuse it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
+import json
 import re
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -155,8 +159,12 @@ class CloudRoutes:
         grant = form.get("grant_type", "")
         if grant == "refresh_token" and form.get("refresh_token"):
             pass
-        elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer" and form.get("assertion"):
-            pass
+        elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            claims = _jwt_claims(form.get("assertion", ""))
+            if claims is None or not claims.get("iss") or not claims.get("aud"):
+                return Response(
+                    400, {"error": "invalid_grant", "error_description": "Invalid JWT"}
+                )
         else:
             return Response(400, {"error": "invalid_grant", "error_description": "Bad Request"})
         access = f"ya29.emulated-{next(self._ids)}"
@@ -208,6 +216,46 @@ class CloudRoutes:
                 response.status, google_error(response.status, message), dict(response.headers)
             )
         return response
+
+
+def _jwt_claims(assertion: str) -> dict[str, Any] | None:
+    """The claims of a signed JWT (`header.claims.signature`), without checking the signature:
+    the emulator has no registry of service-account public keys."""
+    parts = assertion.split(".")
+    if len(parts) != 3 or not all(parts):
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def service_account_file(path: Path, token_uri: str, project: str) -> Path:
+    """Write a Google service-account key file (a fresh RSA key) whose `token_uri` is the
+    emulator's: `GOOGLE_APPLICATION_CREDENTIALS=path` then takes google-auth's ordinary ADC
+    path, signing a JWT and exchanging it here, never at Google."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": hashlib.sha1(pem.encode()).hexdigest(),
+        "private_key": pem,
+        "client_email": f"steadfast@{project}.iam.gserviceaccount.com",
+        "client_id": "100000000000000000000",
+        "token_uri": token_uri,
+    }
+    path.write_text(json.dumps(info))
+    path.chmod(0o600)
+    return path
 
 
 def google_error(status: int, message: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from bot.agent.errors import AgentError
 from bot.agent.loop import AgentConfig, AgentHandler
-from bot.agent.model import AnthropicModel, ModelClient, ModelRoute
+from bot.agent.model import AnthropicModel, AwsKeys, ModelClient, ModelRoute
 from bot.agent.refreshes import RefreshEvents
 from bot.agent.retry import RetryPolicy
 from bot.agent.score import PastTickets
@@ -67,7 +67,10 @@ def model_client(settings: Settings, scrubber: Scrubber, provider: str | None = 
                 "no AWS region for Bedrock: set STEADFAST_BEDROCK_REGION (or AWS_REGION)"
             )
         return AnthropicModel.bedrock(
-            region=settings.bedrock_region, base_url=settings.bedrock_base_url, timeout=timeout
+            region=settings.bedrock_region,
+            base_url=settings.bedrock_base_url,
+            timeout=timeout,
+            keys=aws_keys(settings, scrubber),
         )
     if provider == "vertex":
         if not settings.vertex_region or not settings.vertex_project:
@@ -80,6 +83,7 @@ def model_client(settings: Settings, scrubber: Scrubber, provider: str | None = 
             project=settings.vertex_project,
             base_url=settings.vertex_base_url,
             timeout=timeout,
+            credentials_file=settings.google_application_credentials,
         )
     if settings.anthropic_api_key is None:
         raise AgentError(
@@ -92,6 +96,18 @@ def model_client(settings: Settings, scrubber: Scrubber, provider: str | None = 
     return AnthropicModel(
         api_key=key, base_url=settings.anthropic_base_url, timeout=settings.model_timeout_seconds
     )
+
+
+def aws_keys(settings: Settings, scrubber: Scrubber) -> AwsKeys | None:
+    """Static keys from the settings, registered with the scrubber; None: boto3's chain."""
+    if settings.aws_access_key_id is None or settings.aws_secret_access_key is None:
+        return None
+    secret = settings.aws_secret_access_key.get_secret_value()
+    scrubber.register("aws-secret-access-key", secret)
+    token = settings.aws_session_token.get_secret_value() if settings.aws_session_token else None
+    if token:
+        scrubber.register("aws-session-token", token)
+    return AwsKeys(settings.aws_access_key_id, secret, token)
 
 
 def fallback_route(settings: Settings, scrubber: Scrubber) -> ModelRoute | None:

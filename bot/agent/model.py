@@ -11,6 +11,7 @@ serves every provider; a `ModelRoute` names which one a request went to.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from bot.agent.errors import (
@@ -58,6 +59,15 @@ class ModelClient(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class AwsKeys:
+    """Static AWS credentials, when the deployment gives keys rather than a role."""
+
+    access_key: str
+    secret_key: str
+    session_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRoute:
     """Where a request goes: the provider, its id for the model, and the client that calls it.
     The fallback is a second route, taken when the first stays unavailable."""
@@ -80,32 +90,58 @@ class AnthropicModel:
 
     @classmethod
     def bedrock(
-        cls, *, region: str, base_url: str | None = None, timeout: float = 120.0
+        cls,
+        *,
+        region: str,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        keys: AwsKeys | None = None,
     ) -> AnthropicModel:
-        """Claude on Amazon Bedrock. Credentials come from boto3's chain (environment, shared
-        profile, web identity as with EKS IRSA, container or instance role), resolved and
-        refreshed by botocore when a request is signed."""
+        """Claude on Amazon Bedrock. Without `keys`, credentials come from boto3's chain
+        (shared profile, web identity as with EKS IRSA, container or instance role), resolved
+        and refreshed by botocore when a request is signed."""
         import anthropic
 
         model = cls.__new__(cls)
         model._client = anthropic.AnthropicBedrock(
-            aws_region=region, base_url=base_url, max_retries=0, timeout=timeout
+            aws_region=region,
+            aws_access_key=keys.access_key if keys else None,
+            aws_secret_key=keys.secret_key if keys else None,
+            aws_session_token=keys.session_token if keys else None,
+            base_url=base_url,
+            max_retries=0,
+            timeout=timeout,
         )
         model.provider = "bedrock"
         return model
 
     @classmethod
     def vertex(
-        cls, *, region: str, project: str, base_url: str | None = None, timeout: float = 120.0
+        cls,
+        *,
+        region: str,
+        project: str,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        credentials_file: Path | None = None,
     ) -> AnthropicModel:
-        """Claude on Google Vertex AI. Credentials are Application Default Credentials
-        (GOOGLE_APPLICATION_CREDENTIALS, GKE Workload Identity, the metadata server), loaded
-        on the first request and refreshed by google-auth before they expire."""
+        """Claude on Google Vertex AI. Credentials are `credentials_file` (a service-account
+        key or workload-identity-federation file, as GOOGLE_APPLICATION_CREDENTIALS names
+        one) or else Application Default Credentials (GKE Workload Identity, the metadata
+        server), loaded on the first request and refreshed by google-auth before expiry."""
         import anthropic
 
+        from bot.agent.cloud_credentials import google_credentials
+
+        credentials = google_credentials(credentials_file) if credentials_file else None
         model = cls.__new__(cls)
         model._client = anthropic.AnthropicVertex(
-            region=region, project_id=project, base_url=base_url, max_retries=0, timeout=timeout
+            region=region,
+            project_id=project,
+            credentials=credentials,
+            base_url=base_url,
+            max_retries=0,
+            timeout=timeout,
         )
         model.provider = "vertex"
         return model

@@ -22,6 +22,7 @@ from bot.model import JobStatus
 from bot.settings import Settings
 from core.scrubber import Scrubber
 from emulators.anthropic import AnthropicEmulator
+from emulators.anthropic_clouds import service_account_file
 from emulators.base import load_scenario
 from policy.source import FixedPolicy
 from tests.agent.conftest import SCENARIO, make_policy
@@ -51,36 +52,32 @@ def emulator() -> Iterator[AnthropicEmulator]:
 
 
 @pytest.fixture(autouse=True)
-def cloud_credentials(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, emulator: AnthropicEmulator
-) -> None:
-    """Standard credential chains kept on loopback: static AWS keys in the environment (and
-    no instance metadata lookups), and an authorized-user ADC file whose token_uri is the
-    emulator's token endpoint."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "emulated/secret/key/not/real/0000000000")
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Nothing from this machine's cloud setup, and no metadata-server lookups: every
+    credential comes from the settings below."""
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    ):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_BEARER_TOKEN_BEDROCK", raising=False)
-    adc = tmp_path / "adc.json"
-    adc.write_text(
-        json.dumps(
-            {
-                "type": "authorized_user",
-                "client_id": "emulated.apps.googleusercontent.com",
-                "client_secret": "emulated-client-secret",
-                "refresh_token": "emulated-refresh-token",
-                "token_uri": f"{emulator.url}/token",
-            }
-        )
-    )
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
-    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")  # never the real metadata server
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
 
 
-def settings_for(emulator: AnthropicEmulator, provider: str, **extra: Any) -> Settings:
+@pytest.fixture
+def adc(tmp_path: Path, emulator: AnthropicEmulator) -> Path:
+    """A service-account key file whose token_uri is the emulator's token endpoint: google-auth
+    signs a JWT and exchanges it on loopback, as it would at Google."""
+    return service_account_file(tmp_path / "adc.json", f"{emulator.url}/token", "steadfast-test")
+
+
+def settings_for(emulator: AnthropicEmulator, provider: str, adc: Path, **extra: Any) -> Settings:
     return Settings(
         model_provider=provider,
         anthropic_api_key="sk-test",
@@ -88,10 +85,13 @@ def settings_for(emulator: AnthropicEmulator, provider: str, **extra: Any) -> Se
         bedrock_model=BEDROCK_MODEL,
         bedrock_region="us-east-1",
         bedrock_base_url=emulator.url,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key="emulated/secret/key/not/real/0000000000",
         vertex_model=VERTEX_MODEL,
         vertex_region="us-east5",
         vertex_project="steadfast-test",
         vertex_base_url=f"{emulator.url}/v1",
+        google_application_credentials=adc,
         model_timeout_seconds=10.0,
         **extra,
     )
@@ -135,9 +135,9 @@ def paths(emulator: AnthropicEmulator) -> list[str]:
 
 
 def test_bedrock_investigation_signs_with_sigv4_and_records_provider_and_model(
-    emulator: AnthropicEmulator,
+    emulator: AnthropicEmulator, adc: Path
 ) -> None:
-    ctx, result = Run(settings_for(emulator, "bedrock"))("checkout is down scenario:ten-step")
+    ctx, result = Run(settings_for(emulator, "bedrock", adc))("checkout is down scenario:ten-step")
     assert result.status == JobStatus.SUCCEEDED
     assert paths(emulator) == [f"/model/{BEDROCK_MODEL}/invoke"] * 10
     first = emulator.requests[0]
@@ -158,16 +158,16 @@ def test_bedrock_investigation_signs_with_sigv4_and_records_provider_and_model(
 
 
 def test_vertex_investigation_uses_an_adc_token_and_records_provider_and_model(
-    emulator: AnthropicEmulator,
+    emulator: AnthropicEmulator, adc: Path
 ) -> None:
-    ctx, result = Run(settings_for(emulator, "vertex"))("checkout is down scenario:ten-step")
-    assert result.status == JobStatus.SUCCEEDED
+    ctx, result = Run(settings_for(emulator, "vertex", adc))("checkout is down scenario:ten-step")
+    assert result.status == JobStatus.SUCCEEDED, [(e.kind, e.data) for e in ctx.events][-6:]
     path = (
         f"/v1/projects/steadfast-test/locations/us-east5/publishers/anthropic/models/"
         f"{VERTEX_MODEL}:rawPredict"
     )
     assert [p.replace("%40", "@") for p in paths(emulator)] == [path] * 10
-    # google-auth refreshed the ADC file's token at the emulator, once, and reused it
+    # google-auth exchanged the service account's signed JWT at the emulator, once, and reused it
     assert [r.path for r in emulator.requests].count("/token") == 1
     calls = [r for r in emulator.requests if r.path != "/token"]
     assert {r.headers["authorization"] for r in calls} == {"Bearer ya29.emulated-1"}
@@ -180,10 +180,10 @@ def test_vertex_investigation_uses_an_adc_token_and_records_provider_and_model(
 
 
 def test_overloaded_primary_falls_back_and_the_handoff_says_so(
-    emulator: AnthropicEmulator,
+    emulator: AnthropicEmulator, adc: Path
 ) -> None:
     emulator.faults.set("529", path="^/v1/messages$")  # the Claude API stays overloaded
-    run = Run(settings_for(emulator, "anthropic", model_fallback_provider="bedrock"))
+    run = Run(settings_for(emulator, "anthropic", adc, model_fallback_provider="bedrock"))
     ctx, result = run("checkout is down scenario:ten-step")
     assert result.status == JobStatus.SUCCEEDED
     # the primary's three tries (two retries), then every step on Bedrock
@@ -202,8 +202,8 @@ def test_overloaded_primary_falls_back_and_the_handoff_says_so(
     assert handoff.model_fallback in json.dumps(handoff_blocks(handoff))
 
 
-def test_a_rejected_request_does_not_fall_back(emulator: AnthropicEmulator) -> None:
-    run = Run(settings_for(emulator, "anthropic", model_fallback_provider="vertex"))
+def test_a_rejected_request_does_not_fall_back(emulator: AnthropicEmulator, adc: Path) -> None:
+    run = Run(settings_for(emulator, "anthropic", adc, model_fallback_provider="vertex"))
     ctx, result = run("scenario:bad-request")
     assert result.status == JobStatus.FAILED and result.error_kind == "model_rejected"
     assert ctx.of("model_fallback") == []
@@ -211,10 +211,10 @@ def test_a_rejected_request_does_not_fall_back(emulator: AnthropicEmulator) -> N
 
 
 def test_a_fallback_that_is_also_unavailable_stops_the_job_as_degraded(
-    emulator: AnthropicEmulator,
+    emulator: AnthropicEmulator, adc: Path
 ) -> None:
     emulator.faults.set("503", path="^/(v1/messages|model/)")
-    run = Run(settings_for(emulator, "anthropic", model_fallback_provider="bedrock"))
+    run = Run(settings_for(emulator, "anthropic", adc, model_fallback_provider="bedrock"))
     ctx, result = run("scenario:ten-step")
     assert result.status == JobStatus.ESCALATED
     assert len(ctx.of("model_fallback")) == 1
@@ -222,12 +222,12 @@ def test_a_fallback_that_is_also_unavailable_stops_the_job_as_degraded(
     assert ctx.of("degraded")[-1].data["dependency"] == "model"
 
 
-def test_bedrock_without_aws_credentials_fails_the_job_with_the_fix(
-    emulator: AnthropicEmulator, monkeypatch: pytest.MonkeyPatch
+def test_bedrock_refusing_the_aws_key_fails_the_job_with_the_fix(
+    emulator: AnthropicEmulator, adc: Path
 ) -> None:
     """A Bedrock key the emulator does not know is refused the way AWS refuses it."""
     emulator.clouds.bedrock["access_key"] = "AKIAANOTHERKEY000000"
-    ctx, result = Run(settings_for(emulator, "bedrock"))("scenario:ten-step")
+    _, result = Run(settings_for(emulator, "bedrock", adc))("scenario:ten-step")
     assert result.status == JobStatus.FAILED and result.error_kind == "model_auth"
     assert "bedrock:InvokeModel" in result.error_message
 
