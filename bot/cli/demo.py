@@ -25,17 +25,32 @@ def register(app: typer.Typer) -> None:
             help="A scenario file over the demo world: ticket, faults, scripted model "
             "(docs/scenarios.md).",
         ),
+        provider: str = typer.Option(
+            "anthropic",
+            "--provider",
+            envvar="STEADFAST_MODEL_PROVIDER",
+            help="Call Claude as the Claude API (anthropic), Amazon Bedrock (bedrock) or "
+            "Google Vertex AI (vertex); each is emulated offline.",
+        ),
         json_: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
     ) -> None:
         """Run a whole investigation offline: emulated Slack, Claude, Vault, Kubernetes, platform
         API and logs; a worker killed mid-run and resumed by another; the handoff as posted."""
+        from bot.demo.providers import UnknownProvider, check_provider
         from bot.demo.report import show
         from bot.demo.run import DemoError, DemoOptions, run_demo
         from bot.demo.scenario import ScenarioError
 
         out = console()
+        try:
+            check_provider(provider)
+        except UnknownProvider as exc:
+            fail(str(exc))
         options = DemoOptions(
-            crash_at_step=None if no_crash else crash_at_step, workdir=workdir, scenario=scenario
+            crash_at_step=None if no_crash else crash_at_step,
+            workdir=workdir,
+            scenario=scenario,
+            provider=provider,
         )
         try:
             report = run_demo(options, out)

@@ -10,7 +10,7 @@ import typer
 
 from bot.cli.common import fail, print_json
 
-PROVIDERS = ("anthropic",)
+PROVIDERS = ("anthropic", "bedrock", "vertex")
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +22,13 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(
             None, "--model", help="The model to evaluate (default: STEADFAST_MODEL's)."
         ),
-        provider: str = typer.Option("anthropic", "--provider", help="The model API."),
+        provider: str = typer.Option(
+            "anthropic",
+            "--provider",
+            envvar="STEADFAST_MODEL_PROVIDER",
+            help="The model API: anthropic, or bedrock / vertex (scripted cases, through the "
+            "emulator's Bedrock or Vertex endpoint and the SDK's client for it).",
+        ),
         repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per case."),
         parallel: int = typer.Option(4, "--parallel", min=1, help="Cases run at once."),
         scripted: bool = typer.Option(
@@ -49,6 +55,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+        from bot.demo.providers import DEMO_MODELS
         from bot.demo.scenario import ScenarioError
         from bot.evals.case import CASES_DIR, find_cases
         from bot.evals.report import load_baseline, record, show
@@ -62,12 +69,16 @@ def register(app: typer.Typer) -> None:
             before = load_baseline(baseline) if baseline is not None else None
         except (ScenarioError, EvalError) as exc:
             fail(str(exc))
-        key = None if scripted else real_key()
+        # Bedrock and Vertex are evaluated offline: the SDK's cloud client against the
+        # emulator's cloud paths, answering with each case's script
+        key = None if scripted or provider != "anthropic" else real_key()
         if key is None and not all(c.scripted for c in found):
             missing = ", ".join(c.name for c in found if not c.scripted)
             fail(f"no ANTHROPIC_API_KEY and no scripted model for: {missing}")
-        options = EvalOptions(model=model, api_key=key, parallel=parallel, keep=keep)
-        model_name = model or Settings.model_fields["model"].default
+        options = EvalOptions(
+            model=model, api_key=key, parallel=parallel, keep=keep, provider=provider
+        )
+        model_name = model or DEMO_MODELS.get(provider) or Settings.model_fields["model"].default
         progress_out = Console(stderr=True, highlight=False)
         with Progress(
             TextColumn("eval"),

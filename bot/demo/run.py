@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from bot.agent.factory import model_id
 from bot.demo.report import DemoReport, build_report
 from bot.demo.scenario import Scenario, load_user_scenario
 from bot.demo.stack import (
@@ -57,6 +58,7 @@ class DemoOptions:
     notice_seconds: float = 5.0
     echo: bool = True
     scenario: Path | None = None  # a user's scenario file over the demo world
+    provider: str = "anthropic"  # how the workers call Claude (bot.demo.providers)
 
 
 class _Progress:
@@ -122,7 +124,9 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
     world = demo_scenario()
     scenario = load_user_scenario(options.scenario, world) if options.scenario else None
     stack = Stack.start(scenario.world if scenario else world)
-    env = stack.settings_env(database_url=database_url, workdir=workdir)
+    env = stack.settings_env(
+        database_url=database_url, workdir=workdir, provider=options.provider
+    )
     settings = settings_for(env)
     store = open_store(settings)
     policy = PolicyLoader(settings.policy)
@@ -138,6 +142,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
         bot = InProcessBot(settings, store, policy, tracing)
         say(f"[bold]Steadfast demo[/bold] — database {database_url}")
         say("emulators: " + ", ".join(f"{e.name} {e.url}" for e in stack.emulators()))
+        say(f"model: {model_id(settings, settings.model_provider)} via {settings.model_provider}")
         if scenario is not None:
             say(f"scenario: {options.scenario}")
             _break(stack, scenario, say)

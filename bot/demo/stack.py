@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from bot.demo.providers import provider_env
 from bot.settings import Settings
 from bot.store import Store
 from bot.tracing import Tracing
@@ -87,9 +88,12 @@ class Stack:
         )
         return message
 
-    def settings_env(self, *, database_url: str, workdir: Path) -> dict[str, str]:
-        """Everything Steadfast reads, pointed at the emulators. Nothing from the user's own
-        environment leaks in: the demo must behave the same on every laptop."""
+    def settings_env(
+        self, *, database_url: str, workdir: Path, provider: str = "anthropic"
+    ) -> dict[str, str]:
+        """Everything Steadfast reads, pointed at the emulators, with Claude called through
+        `provider` (`bot.demo.providers`). Nothing from the user's own environment leaks in:
+        the demo must behave the same on every laptop."""
         scenario = self.vault.scenario
         vault_token = str(((scenario.get("vault") or {}).get("tokens") or [{}])[0].get("token"))
         kube_token = str(((scenario.get("cluster") or {}).get("tokens") or ["demo"])[0])
@@ -120,6 +124,7 @@ class Stack:
             "STEADFAST_PLATFORM_APIS": f'{{"platform": "{self.platform.url}"}}',
             "STEADFAST_PLATFORM_API_AUTH": '{"platform": "vault:secret/platform/api#token"}',
             "STEADFAST_LOKI_URL": self.loki.url,
+            **provider_env(provider, self.anthropic.url, workdir),
         }
 
     def runner_kubeconfig(self, workdir: Path) -> Path:

@@ -30,6 +30,12 @@ from bot.model import EventKind, Ticket
 from bot.store import open_store
 from bot.worker.context import LeasedContext, Run
 
+# the setting that holds the model id in each provider's catalogue
+MODEL_VARIABLES = {
+    "anthropic": "STEADFAST_MODEL",
+    "bedrock": "STEADFAST_BEDROCK_MODEL",
+    "vertex": "STEADFAST_VERTEX_MODEL",
+}
 EVAL_CHANNEL = "C0EVAL"  # the Slack emulator's channel every eval ticket comes from
 # A case runs in-process and is never reaped: the lease only has to outlast one investigation.
 LEASE_TTL = 600.0
@@ -44,6 +50,7 @@ class EvalOptions:
     model: str | None = None  # None: the settings' default
     api_key: str | None = None  # set: the real model API answers (not the case's script)
     base_url: str | None = None  # a real model API other than Anthropic's default
+    provider: str = "anthropic"  # how Claude is called (bot.demo.providers; emulated offline)
     workdir: Path | None = None
     keep: bool = False  # keep each case's store and files (for `steadfast replay`-style digging)
     parallel: int = 4
@@ -82,14 +89,18 @@ def run_case(case: Case, options: EvalOptions, *, repeat: int = 1) -> CaseRun:
     workdir = Path(tempfile.mkdtemp(prefix=f"steadfast-eval-{case.name}-", dir=options.workdir))
     stack = Stack.start(case.world)
     try:
-        env = stack.settings_env(database_url=f"sqlite:///{workdir / 'eval.db'}", workdir=workdir)
+        env = stack.settings_env(
+            database_url=f"sqlite:///{workdir / 'eval.db'}",
+            workdir=workdir,
+            provider=options.provider,
+        )
         if options.api_key is not None:
             env["ANTHROPIC_API_KEY"] = options.api_key
             env.pop("ANTHROPIC_BASE_URL")
             if options.base_url:
                 env["ANTHROPIC_BASE_URL"] = options.base_url
         if options.model:
-            env["STEADFAST_MODEL"] = options.model
+            env[MODEL_VARIABLES[options.provider]] = options.model
         settings = settings_for(env)
         for name, spec in case.faults.items():
             getattr(stack, name).faults.set(spec.mode, **spec.model_dump(exclude={"mode"}))
