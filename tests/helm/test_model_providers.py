@@ -62,8 +62,6 @@ def test_bedrock_with_a_vertex_fallback_reaches_the_worker_and_not_the_runner(
 
 def test_irsa_never_reaches_the_runner(render: Render) -> None:
     docs = render(CLOUDS)
-    from tests.helm.conftest import one
-    from tests.helm.test_runner import WORKER
 
     annotations = one(docs, "Deployment", WORKER)["spec"]["template"]["metadata"]["annotations"]
     assert annotations["eks.amazonaws.com/skip-containers"] == "runner"
