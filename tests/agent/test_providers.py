@@ -249,3 +249,15 @@ def test_emulator_answers_cloud_errors_in_each_clouds_shape(emulator: AnthropicE
     assert no_token.json()["error"]["status"] == "UNAUTHENTICATED"
     bad_grant = httpx.post(f"{emulator.url}/token", data={"grant_type": "password"})
     assert bad_grant.status_code == 400 and bad_grant.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.slow  # google-auth backs off between its own tries (seconds)
+def test_a_token_endpoint_that_is_down_is_retried_like_the_model_api(
+    emulator: AnthropicEmulator, adc: Path
+) -> None:
+    # google-auth tries the token endpoint three times itself before it gives up
+    emulator.faults.set("503", path="^/token$", count=3)
+    ctx, result = Run(settings_for(emulator, "vertex", adc))("scenario:ten-step")
+    assert result.status == JobStatus.SUCCEEDED
+    (retry,) = ctx.of("retry")
+    assert retry.data["kind"] == "unreachable" and "token endpoint" in retry.data["reason"]
