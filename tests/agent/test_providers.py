@@ -12,10 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.agent.cloud_credentials import google_credentials
+from bot.agent.errors import AgentError, ModelAuthFailed
 from bot.agent.factory import agent_config, fallback_route, model_client
 from bot.agent.loop import AgentHandler
 from bot.agent.retry import RetryPolicy
 from bot.agent.toolbox import Clients, Toolbox
+from bot.cost import PriceTable
 from bot.handoff.render_slack import handoff_blocks
 from bot.handoff.render_text import render_text
 from bot.model import JobStatus
@@ -261,3 +264,37 @@ def test_a_token_endpoint_that_is_down_is_retried_like_the_model_api(
     assert result.status == JobStatus.SUCCEEDED
     (retry,) = ctx.of("retry")
     assert retry.data["kind"] == "unreachable" and "token endpoint" in retry.data["reason"]
+
+
+def test_cloud_model_ids_are_priced_by_family() -> None:
+    prices = PriceTable()
+    usage = {"input_tokens": 1_000_000, "output_tokens": 0}
+    sonnet = prices.cost("claude-sonnet-4-5", usage).usd
+    assert sonnet > 0
+    for model in (BEDROCK_MODEL, f"us.{BEDROCK_MODEL}", VERTEX_MODEL):
+        assert prices.cost(model, usage).usd == sonnet, model
+
+
+def test_settings_that_cannot_work_are_refused_with_the_fix(
+    emulator: AnthropicEmulator, adc: Path, tmp_path: Path
+) -> None:
+    same = settings_for(emulator, "bedrock", adc, model_fallback_provider="bedrock")
+    with pytest.raises(AgentError, match="another provider or another model"):
+        fallback_route(same, Scrubber())
+    no_model = settings_for(emulator, "bedrock", adc).model_copy(update={"bedrock_model": None})
+    with pytest.raises(AgentError, match="STEADFAST_BEDROCK_MODEL is not set"):
+        agent_config(no_model)
+    wrong_type = tmp_path / "gcloud.json"
+    wrong_type.write_text(json.dumps({"type": "impersonated_service_account"}))
+    with pytest.raises(ModelAuthFailed, match="not supported for Vertex AI"):
+        google_credentials(wrong_type)
+
+
+def test_the_aws_secret_is_registered_with_the_scrubber(
+    emulator: AnthropicEmulator, adc: Path
+) -> None:
+    scrubber = Scrubber()
+    model_client(settings_for(emulator, "bedrock", adc), scrubber).close()
+    assert "emulated/secret/key" not in scrubber.scrub(
+        "key emulated/secret/key/not/real/0000000000 leaked"
+    )
