@@ -298,3 +298,24 @@ def test_the_aws_secret_is_registered_with_the_scrubber(
     assert "emulated/secret/key" not in scrubber.scrub(
         "key emulated/secret/key/not/real/0000000000 leaked"
     )
+
+
+def test_bedrock_throttling_is_retried_honouring_retry_after(
+    emulator: AnthropicEmulator, adc: Path
+) -> None:
+    """Bedrock's ThrottlingException (429) and ServiceUnavailableException (503, where the
+    Claude API says 529 overloaded) come back through the SDK as retryable."""
+    ctx, result = Run(settings_for(emulator, "bedrock", adc))("scenario:retry")
+    assert result.status == JobStatus.SUCCEEDED
+    assert [r.data["status"] for r in ctx.of("retry")] == [429, 429, 503]
+    assert all(r.data["wait_seconds"] >= 0.05 for r in ctx.of("retry")[:2])
+    assert {r.path for r in emulator.requests} == {f"/model/{BEDROCK_MODEL}/invoke"}
+
+
+def test_vertex_prompt_too_long_compacts_and_finishes(
+    emulator: AnthropicEmulator, adc: Path
+) -> None:
+    ctx, result = Run(settings_for(emulator, "vertex", adc))("scenario:too-long")
+    assert result.status == JobStatus.SUCCEEDED
+    (compacted,) = ctx.of("compacted")
+    assert "too long" in compacted.data["reason"]
