@@ -487,7 +487,7 @@ class AgentHandler:
         env.ctx.append(
             EventKind.MODEL_FALLBACK,
             {
-                "step": history.steps + 1,
+                "step": history.steps,  # the step in flight: its request is recorded
                 "provider": self.fallback.provider,
                 "model": self.fallback.model,
                 "from_provider": route.provider,

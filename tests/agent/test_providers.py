@@ -30,6 +30,7 @@ from emulators.base import load_scenario
 from policy.source import FixedPolicy
 from tests.agent.conftest import SCENARIO, make_policy
 from tests.agent.fakes import (
+    Crash,
     FakeContext,
     FakeHttp,
     FakeKubernetes,
@@ -197,6 +198,7 @@ def test_overloaded_primary_falls_back_and_the_handoff_says_so(
     assert fallback.data["provider"] == "bedrock" and fallback.data["model"] == BEDROCK_MODEL
     assert fallback.data["from_provider"] == "anthropic" and fallback.data["status"] == 529
     assert fallback.data["kind"] == "overloaded" and "529" in fallback.data["cause"]
+    assert fallback.data["step"] == 1 == ctx.of("model_request")[0].data["step"]
     assert ctx.of("retry")[-1].seq < fallback.seq < ctx.of("model_response")[0].seq
     assert {e.data["provider"] for e in ctx.of("model_response")} == {"bedrock"}
     handoff = run.notifier.handoffs[-1]
@@ -319,3 +321,29 @@ def test_vertex_prompt_too_long_compacts_and_finishes(
     assert result.status == JobStatus.SUCCEEDED
     (compacted,) = ctx.of("compacted")
     assert "too long" in compacted.data["reason"]
+
+
+@pytest.mark.parametrize("crash_at", [3, 6])
+def test_a_job_resumed_after_falling_back_stays_on_the_fallback(
+    emulator: AnthropicEmulator, adc: Path, crash_at: int
+) -> None:
+    """Checkpoints 1-2 are the primary's retries, 3 the fallback: a worker killed at or after
+    it leaves a job the next worker continues on Bedrock, never asking the primary again."""
+    emulator.faults.set("529", path="^/v1/messages$")
+    settings = settings_for(emulator, "anthropic", adc, model_fallback_provider="bedrock")
+    ctx = FakeContext(make_job("scenario:ten-step"), crash_at=crash_at)
+    first = Run(settings)
+    with pytest.raises(Crash):
+        first.agent.run(ctx)
+    first.agent.close()
+    assert len(ctx.of("model_fallback")) == 1
+    again = Run(settings)
+    try:
+        result = again.agent.run(ctx.resume())
+    finally:
+        again.agent.close()
+    assert result.status == JobStatus.SUCCEEDED
+    assert len(ctx.of("model_fallback")) == 1
+    assert paths(emulator).count("/v1/messages") == 3
+    assert emulator.job_state(ctx.job.id)["repeated"] == 0
+    assert again.notifier.handoffs[-1].model_fallback
