@@ -78,15 +78,26 @@ class ModelRoute:
 
 
 class AnthropicModel:
-    def __init__(
-        self, *, api_key: str, base_url: str | None = None, timeout: float = 120.0
-    ) -> None:
-        import anthropic  # 1-4 s to import: only processes that call the model pay for it
+    """The Claude API by default; `bedrock()` and `vertex()` build the cloud variants. Every
+    client is built with the SDK's retries off."""
 
-        self._client: Any = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
-        )
-        self.provider: Provider = "anthropic"
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        client: Any = None,
+        provider: Provider = "anthropic",
+    ) -> None:
+        if client is None:
+            import anthropic  # 1-4 s to import: only processes that call the model pay for it
+
+            client = anthropic.Anthropic(
+                api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+            )
+        self._client: Any = client
+        self.provider: Provider = provider
 
     @classmethod
     def bedrock(
@@ -102,8 +113,7 @@ class AnthropicModel:
         and refreshed by botocore when a request is signed."""
         import anthropic
 
-        model = cls.__new__(cls)
-        model._client = anthropic.AnthropicBedrock(
+        client = anthropic.AnthropicBedrock(
             aws_region=region,
             aws_access_key=keys.access_key if keys else None,
             aws_secret_key=keys.secret_key if keys else None,
@@ -112,8 +122,7 @@ class AnthropicModel:
             max_retries=0,
             timeout=timeout,
         )
-        model.provider = "bedrock"
-        return model
+        return cls(client=client, provider="bedrock")
 
     @classmethod
     def vertex(
@@ -134,8 +143,7 @@ class AnthropicModel:
         from bot.agent.cloud_credentials import google_credentials
 
         credentials = google_credentials(credentials_file) if credentials_file else None
-        model = cls.__new__(cls)
-        model._client = anthropic.AnthropicVertex(
+        client = anthropic.AnthropicVertex(
             region=region,
             project_id=project,
             credentials=credentials,
@@ -143,8 +151,7 @@ class AnthropicModel:
             max_retries=0,
             timeout=timeout,
         )
-        model.provider = "vertex"
-        return model
+        return cls(client=client, provider="vertex")
 
     def create(self, request: ModelRequest) -> dict[str, Any]:
         import anthropic
