@@ -347,3 +347,17 @@ def test_a_job_resumed_after_falling_back_stays_on_the_fallback(
     assert paths(emulator).count("/v1/messages") == 3
     assert emulator.job_state(ctx.job.id)["repeated"] == 0
     assert again.notifier.handoffs[-1].model_fallback
+
+
+def test_bedrock_with_no_aws_credentials_anywhere_fails_the_job_with_the_fix(
+    emulator: AnthropicEmulator, adc: Path
+) -> None:
+    """No keys in the settings and none in boto3's chain (the `offline` fixture empties it):
+    nothing is sent, and the job fails saying what to set up."""
+    settings = settings_for(emulator, "bedrock", adc).model_copy(
+        update={"aws_access_key_id": None, "aws_secret_access_key": None}
+    )
+    _, result = Run(settings)("scenario:ten-step")
+    assert result.status == JobStatus.FAILED and result.error_kind == "model_auth"
+    assert "no AWS credentials found" in result.error_message
+    assert paths(emulator) == []
