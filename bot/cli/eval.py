@@ -74,6 +74,8 @@ def register(app: typer.Typer) -> None:
         key = None if scripted or provider != "anthropic" else real_key()
         if key is None and not all(c.scripted for c in found):
             missing = ", ".join(c.name for c in found if not c.scripted)
+            if provider != "anthropic":
+                fail(f"--provider {provider} runs scripted cases only; no script for: {missing}")
             fail(f"no ANTHROPIC_API_KEY and no scripted model for: {missing}")
         options = EvalOptions(
             model=model, api_key=key, parallel=parallel, keep=keep, provider=provider
