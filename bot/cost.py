@@ -81,6 +81,10 @@ class PriceTable:
         self._prices = dict(DEFAULT_PRICES if prices is None else prices)
 
     def price(self, model: str) -> ModelPrice | None:
+        # Bedrock names the same models `anthropic.claude-...-v1:0`, inference profiles add a
+        # geography (`us.anthropic.claude-...`); Vertex's `claude-...@date` already fits
+        if model not in self._prices and "anthropic." in model:
+            model = model.split("anthropic.", 1)[1]
         keys = [k for k in self._prices if model.startswith(k)]
         return self._prices[max(keys, key=len)] if keys else None
 

@@ -65,6 +65,8 @@ class EventKind(enum.StrEnum):
     BUDGET_EXCEEDED = "budget_exceeded"  # the tenant's daily spend is used up; the job escalates
     ALERT_RESOLVED = "alert_resolved"  # Alertmanager says the alert behind the job resolved
     PAGED = "paged"  # the outbox sender delivered (or could not deliver) a page to a pager
+    # the provider stayed unavailable after every retry; this step and the rest go to the fallback
+    MODEL_FALLBACK = "model_fallback"
 
 
 class OperatorAction(enum.StrEnum):

@@ -48,6 +48,74 @@ class Settings(BaseSettings):
         None, validation_alias=_env("ANTHROPIC_BASE_URL", "STEADFAST_ANTHROPIC_BASE_URL")
     )
     model: str = "claude-sonnet-5-5"  # a current Sonnet; 4.5 is deprecated in the SDK
+    model_provider: Literal["anthropic", "bedrock", "vertex"] = Field(
+        "anthropic",
+        description="where Claude is called: the Claude API (ANTHROPIC_API_KEY), Amazon Bedrock "
+        "(the AWS credential chain) or Google Vertex AI (Application Default Credentials)",
+    )
+    bedrock_model: str | None = Field(
+        None, description="the Bedrock model or inference-profile id, e.g. "
+        "anthropic.claude-sonnet-4-5-20250929-v1:0 or us.anthropic.claude-...-v1:0",
+    )
+    bedrock_region: str | None = Field(
+        None,
+        validation_alias=_env("STEADFAST_BEDROCK_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="AWS region of the Bedrock runtime endpoint",
+    )
+    bedrock_base_url: str | None = Field(
+        None,
+        validation_alias=_env("STEADFAST_BEDROCK_BASE_URL", "ANTHROPIC_BEDROCK_BASE_URL"),
+        description="override https://bedrock-runtime.<region>.amazonaws.com (a VPC endpoint, "
+        "or the emulator)",
+    )
+    # AWS's own variable names. Unset: boto3's chain finds credentials (shared profile, EKS
+    # IRSA's web identity token, ECS/EC2 roles); set: these static keys are used
+    aws_access_key_id: str | None = Field(
+        None, validation_alias=_env("AWS_ACCESS_KEY_ID", "STEADFAST_AWS_ACCESS_KEY_ID")
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None, validation_alias=_env("AWS_SECRET_ACCESS_KEY", "STEADFAST_AWS_SECRET_ACCESS_KEY")
+    )
+    aws_session_token: SecretStr | None = Field(
+        None, validation_alias=_env("AWS_SESSION_TOKEN", "STEADFAST_AWS_SESSION_TOKEN")
+    )
+    vertex_model: str | None = Field(
+        None, description="the Vertex AI model id, e.g. claude-sonnet-4-5@20250929"
+    )
+    vertex_region: str | None = Field(
+        None,
+        validation_alias=_env("STEADFAST_VERTEX_REGION", "CLOUD_ML_REGION"),
+        description="Vertex AI location: a region such as us-east5, or global",
+    )
+    vertex_project: str | None = Field(
+        None,
+        validation_alias=_env("STEADFAST_VERTEX_PROJECT", "ANTHROPIC_VERTEX_PROJECT_ID"),
+        description="Google Cloud project that has the Claude models enabled",
+    )
+    vertex_base_url: str | None = Field(
+        None,
+        validation_alias=_env("STEADFAST_VERTEX_BASE_URL", "ANTHROPIC_VERTEX_BASE_URL"),
+        description="override https://<region>-aiplatform.googleapis.com/v1 (a Private Service "
+        "Connect endpoint, or the emulator)",
+    )
+    # Google's own variable name. Unset: Application Default Credentials from the environment
+    # (GKE Workload Identity, the metadata server, gcloud's user login)
+    google_application_credentials: Path | None = Field(
+        None,
+        validation_alias=_env(
+            "GOOGLE_APPLICATION_CREDENTIALS", "STEADFAST_GOOGLE_APPLICATION_CREDENTIALS"
+        ),
+        description="a service-account key or external-account (workload identity "
+        "federation) file",
+    )
+    model_fallback_provider: Literal["anthropic", "bedrock", "vertex"] | None = Field(
+        None,
+        description="when the provider stays unavailable after every retry (overloaded, 5xx, "
+        "429, timeouts), the step and the rest of the job go here; unset: no fallback",
+    )
+    model_fallback_model: str | None = Field(
+        None, description="the fallback's model id; default: that provider's model setting"
+    )
     model_timeout_seconds: float = 120.0
     model_max_tokens: int = 4096
     model_prices: dict[str, ModelPrice] = Field(

@@ -25,6 +25,15 @@ def _model_text(data: dict[str, Any]) -> str:
     return _short(" ".join(parts)) if parts else "(no content)"
 
 
+def fallback_line(d: dict[str, Any]) -> str:
+    """A `model_fallback` event as the handoff, `show` and `replay` print it."""
+    return (
+        f"step {d.get('step', '?')} went to {d.get('provider')} {d.get('model')}: "
+        f"{d.get('from_provider')} {d.get('from_model')} stayed unavailable "
+        f"({_short(d.get('cause', ''), 100)})"
+    )
+
+
 def summary(event: Event) -> str:
     """What happened, in one line, without the kind."""
     d, k = event.data, event.kind
@@ -80,6 +89,8 @@ def summary(event: Event) -> str:
         return f"score {d.get('total', 0):.2f} (threshold {d.get('threshold', 0):.2f})"
     if k == "step":
         return f"step {d.get('step')}/{d.get('of')} on {d.get('worker')}"
+    if k == "model_fallback":
+        return fallback_line(d)
     return _short(d, 140)
 
 

@@ -31,6 +31,9 @@ the id of the first tool_use it sent at step 4 of this job, `{{step 4.1}}` the s
 Step fault modes: 429, 529, 500, 400, 401, 413, timeout (sleep `delay_ms`, then no answer),
 malformed (the tool input is replaced by something that fits no schema).
 
+The same conversations are served on Amazon Bedrock's and Google Vertex AI's paths (see
+`emulators.anthropic_clouds`, which also has their scenario keys and the token endpoint).
+
 Control (besides the base knobs): `GET /_control/state` → per-job request counts and how many
 repeated a conversation already answered; `POST /_control/hold {"job", "step"}` parks that
 request until `POST /_control/release {"job", "drop": bool}` (drop: answer nothing).
@@ -49,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulators.anthropic_clouds import CloudRoutes
 from emulators.base import Emulator, Fault, Request, Response, load_scenario, serve_forever
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -112,12 +116,13 @@ class AnthropicEmulator(Emulator):
         self._state_lock = threading.Lock()
         self.route("POST", "/v1/messages", self.messages)
         self.route("GET", "/v1/models/(?P<model>[^/]+)", self.model_info)
+        self.clouds = CloudRoutes(self, section)  # before the catch-all: Vertex is under /v1
         # the API answers unknown paths with its own error envelope, not a bare 404
         self.route("*", "/v1/.*", lambda r: Response(404, error_body(404, "Not found")))
         self._request_ids = itertools.count(1)
 
     def dispatch(self, request: Request) -> Response:
-        response = super().dispatch(request)
+        response = self.clouds.shaped(request, super().dispatch(request))
         # every API answer carries one (the SDK exposes it as `_request_id` for support)
         response.headers.setdefault("request-id", f"req_emulated{next(self._request_ids):012d}")
         return response
@@ -159,6 +164,10 @@ class AnthropicEmulator(Emulator):
             body = request.json()
         except ValueError:
             return Response(400, error_body(400, "request body is not valid JSON"))
+        return self.converse(body)
+
+    def converse(self, body: Any) -> Response:
+        """Answer one Messages API body (whichever provider's path it came in on)."""
         problem = validate(body)
         if problem:
             return Response(400, error_body(400, problem))
@@ -304,6 +313,9 @@ class AnthropicEmulator(Emulator):
 
     # --- base-class hooks -----------------------------------------------------------------
     def fault_response(self, fault: Fault, request: Request) -> Response:
+        return self.clouds.shaped(request, self._fault_response(fault))
+
+    def _fault_response(self, fault: Fault) -> Response:
         if fault.mode == "429":
             return Response(
                 429, error_body(429, "rate limited"), {"retry-after": f"{fault.retry_after:g}"}

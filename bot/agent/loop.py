@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from opentelemetry import trace
@@ -30,7 +30,7 @@ from bot.agent.finish import NoHistory, build_handoff, premature_escalation, sto
 from bot.agent.history import History, ToolCall, Turn
 from bot.agent.ledger import layer_of
 from bot.agent.messages import build_messages, retry_text
-from bot.agent.model import ModelClient, ModelRequest
+from bot.agent.model import ModelClient, ModelRequest, ModelRoute
 from bot.agent.prompt import system_blocks
 from bot.agent.retry import RetryNotice, RetryPolicy, call_with_retries
 from bot.agent.score import PastTickets
@@ -46,6 +46,7 @@ from bot.handoff.model import Handoff
 from bot.metrics import Metrics
 from bot.model import EventKind, JobStatus
 from bot.notify import Notifier, Progress
+from bot.timeline import fallback_line
 from bot.tracing import Tracing, genai
 from bot.tracing.setup import set_attributes
 from bot.tracing.steps import StepSpans
@@ -64,7 +65,8 @@ _RETRY_TEXT = {
 
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
-    model: str = "claude-sonnet-5-5"
+    model: str = "claude-sonnet-5-5"  # as the provider names it
+    provider: str = "anthropic"
     max_tokens: int = 4096
     retry: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(
@@ -92,9 +94,12 @@ class AgentHandler:
         sleep: Callable[[float], None] = time.sleep,
         spend: SpendSource | None = None,
         tracing: Tracing | None = None,
+        fallback: ModelRoute | None = None,
     ) -> None:
         self.config = config
         self.model = model
+        self.primary = ModelRoute(config.provider, config.model, model)
+        self.fallback = fallback  # None: a provider that stays unavailable stops the job
         self.toolbox = toolbox
         self.policy_source = policy_source
         self.notifier = notifier
@@ -107,9 +112,10 @@ class AgentHandler:
 
     def close(self) -> None:
         """Release the model client's connections, the integrations and the executor."""
-        close = getattr(self.model, "close", None)
-        if callable(close):
-            close()
+        for client in (self.model, self.fallback.client if self.fallback else None):
+            close = getattr(client, "close", None)
+            if callable(close):
+                close()
         self.toolbox.close()
 
     @property
@@ -306,7 +312,15 @@ class AgentHandler:
     ) -> HandlerResult:
         handoff = Handoff.model_validate(self.scrubber.scrub_obj(handoff.model_dump()))
         cost = self.config.prices.of_events(env.ctx.events, self.config.model)
-        handoff = handoff.model_copy(update={"cost_usd": round(cost.usd, 6)})
+        fallback = next(
+            (e.data for e in reversed(env.ctx.events) if e.kind == EventKind.MODEL_FALLBACK), None
+        )
+        handoff = handoff.model_copy(
+            update={
+                "cost_usd": round(cost.usd, 6),
+                "model_fallback": fallback_line(fallback) if fallback is not None else None,
+            }
+        )
         score = handoff.score.model_dump() if handoff.score is not None else {}
         env.ctx.append(EventKind.ESCALATION_SCORE, {**score, "verdict": handoff.verdict, **(base or {})})
         env.ctx.append(EventKind.HANDOFF, handoff.model_dump())
@@ -326,7 +340,23 @@ class AgentHandler:
         versions = request_versions(
             self.config.model, system_blocks(env.policy), self.tools, env.policy
         )
-        return {"step": history.steps + 1, "model": self.config.model, "versions": versions}
+        route = self._route(env)
+        return {
+            "step": history.steps + 1,
+            "model": route.model,
+            "provider": route.provider,
+            "versions": versions,
+        }
+
+    def _route(self, env: StepEnv) -> ModelRoute:
+        """The primary, until a step of this job had to fall back: from then on the rest of
+        the job stays on the fallback rather than spending every retry again at each step.
+        Read from the events, so a resumed job keeps the route it was on."""
+        if self.fallback is not None and any(
+            e.kind == EventKind.MODEL_FALLBACK for e in env.ctx.events
+        ):
+            return self.fallback
+        return self.primary
 
     def _refresh_policy(self, env: StepEnv) -> None:
         """Take the policy in force now (it reloads without a restart) before each model
@@ -358,8 +388,9 @@ class AgentHandler:
         )
         # tool results and human answers are scrubbed when recorded; the ticket is not
         messages[0] = self.scrubber.scrub_obj(messages[0])
+        route = self._route(env)
         request = ModelRequest(
-            model=self.config.model,
+            model=route.model,
             max_tokens=self.config.max_tokens,
             system=system_blocks(env.policy),
             tools=self.tools,
@@ -401,15 +432,22 @@ class AgentHandler:
             # since asked and recorded; now it learns LeaseLost first, and a repeat needs a
             # stall of a whole TTL between this renewal and the request leaving.
             env.ctx.hold_lease()
-            return self.model.create(request)
+            return route.client.create(replace(request, model=route.model))
 
         started = time.perf_counter()
         with self.tracing.span(
-            f"chat {self.config.model}",
-            genai.model_request(self.config.model, self.config.max_tokens, history.steps),
+            f"chat {route.model}",
+            genai.model_request(route.model, self.config.max_tokens, history.steps),
             kind=SpanKind.CLIENT,
         ) as span:
-            raw = call_with_retries(ask, self.config.retry, on_retry, sleep=self.sleep)
+            try:
+                raw = call_with_retries(ask, self.config.retry, on_retry, sleep=self.sleep)
+            except ModelRetryable as exc:
+                if self.fallback is None or route is self.fallback:
+                    raise
+                self._fall_back(env, history, route, exc)
+                route = self.fallback
+                raw = call_with_retries(ask, self.config.retry, on_retry, sleep=self.sleep)
             set_attributes(span, genai.model_response(raw))
         latency = time.perf_counter() - started
         if self.metrics is not None:
@@ -425,7 +463,7 @@ class AgentHandler:
                 self.metrics.model_tokens.labels(direction.removesuffix("_tokens")).inc(
                     int(usage.get(direction) or 0)
                 )
-            spent = self.config.prices.cost(self.config.model, usage)
+            spent = self.config.prices.cost(route.model, usage)
             self.metrics.cost_usd.labels(tenant=env.tenant or "").inc(spent.usd)
         content = [_clean_block(b) for b in raw.get("content") or []]
         return {
@@ -434,10 +472,43 @@ class AgentHandler:
             "content": self.scrubber.scrub_obj(content),
             "stop_reason": raw.get("stop_reason"),
             "usage": _usage(raw.get("usage") or {}),
-            "model": self.config.model,  # prices the call (bot.cost) if the setting changes
+            "model": route.model,  # prices the call (bot.cost) if the setting changes
+            "provider": route.provider,
             "latency_ms": round(latency * 1000, 1),
             "prefix": _digest(messages),
         }
+
+    def _fall_back(
+        self, env: StepEnv, history: History, route: ModelRoute, exc: ModelRetryable
+    ) -> None:
+        """Record that this step goes to the fallback, and why, before the request leaves."""
+        assert self.fallback is not None
+        cause = self.scrubber.scrub(str(exc))
+        env.ctx.append(
+            EventKind.MODEL_FALLBACK,
+            {
+                "step": history.steps,  # the step in flight: its request is recorded
+                "provider": self.fallback.provider,
+                "model": self.fallback.model,
+                "from_provider": route.provider,
+                "from_model": route.model,
+                "cause": cause,
+                "kind": exc.kind,
+                "status": exc.status,
+            },
+        )
+        if self.metrics is not None:
+            self.metrics.model_errors.labels(kind=exc.kind).inc()
+        self.notifier.progress(
+            env.ctx,
+            Progress(
+                step=history.steps,
+                text=f"{route.provider} stayed unavailable ({exc.kind}); "
+                f"continuing on {self.fallback.provider}",
+                retries=history.retries,
+            ),
+        )
+        env.ctx.checkpoint()
 
     def _fail_or_stop(self, env: StepEnv, history: History, exc: ModelError) -> HandlerResult:
         message = self.scrubber.scrub(str(exc))

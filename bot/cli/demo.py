@@ -38,6 +38,13 @@ def register(app: typer.Typer) -> None:
             help="Start from an Alertmanager webhook posted to the bot's alert endpoint "
             "instead of a Slack mention (docs/alerts-and-paging.md).",
         ),
+        provider: str = typer.Option(
+            "anthropic",
+            "--provider",
+            envvar="STEADFAST_MODEL_PROVIDER",
+            help="Call Claude as the Claude API (anthropic), Amazon Bedrock (bedrock) or "
+            "Google Vertex AI (vertex); each is emulated offline.",
+        ),
         json_: bool = typer.Option(False, "--json", help="Print one JSON object as the last line."),
         console_port: int = typer.Option(
             0, "--console-port", min=0, max=65535, help="The trace console's port (0: any free)."
@@ -45,11 +52,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a whole investigation offline: emulated Slack, Claude, Vault, Kubernetes, platform
         API and logs; a worker killed mid-run and resumed by another; the handoff as posted."""
+        from bot.demo.providers import UnknownProvider, check_provider
         from bot.demo.report import show
         from bot.demo.run import DemoError, DemoOptions, run_demo
         from bot.demo.scenario import ScenarioError
 
         out = console()
+        try:
+            check_provider(provider)
+        except UnknownProvider as exc:
+            fail(str(exc))
         # In a terminal the console stays up for the reader until Ctrl-C; scripts, CI and
         # --json runs end as soon as the report is printed.
         interactive = not json_ and sys.stdout.isatty()
@@ -67,6 +79,7 @@ def register(app: typer.Typer) -> None:
             console_port=console_port,
             linger=linger if interactive else None,
             from_alert=from_alert,
+            provider=provider,
         )
         try:
             report = run_demo(options, out)

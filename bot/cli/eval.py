@@ -12,7 +12,7 @@ import typer
 from bot.cli.common import fail, print_json
 from bot.errors import SteadfastError
 
-PROVIDERS = ("anthropic",)
+PROVIDERS = ("anthropic", "bedrock", "vertex")
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +24,13 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(
             None, "--model", help="The model to evaluate (default: STEADFAST_MODEL's)."
         ),
-        provider: str = typer.Option("anthropic", "--provider", help="The model API."),
+        provider: str = typer.Option(
+            "anthropic",
+            "--provider",
+            envvar="STEADFAST_MODEL_PROVIDER",
+            help="The model API: anthropic, or bedrock / vertex (scripted cases, through the "
+            "emulator's Bedrock or Vertex endpoint and the SDK's client for it).",
+        ),
         repeat: int = typer.Option(1, "--repeat", min=1, help="Runs per case."),
         parallel: int = typer.Option(4, "--parallel", min=1, help="Cases run at once."),
         scripted: bool = typer.Option(
@@ -82,6 +88,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+        from bot.demo.providers import DEMO_MODELS
         from bot.demo.scenario import ScenarioError
         from bot.evals import manifest as runs
         from bot.evals.case import CASES_DIR, find_cases
@@ -108,9 +115,13 @@ def register(app: typer.Typer) -> None:
             before = load_baseline(baseline) if baseline is not None else None
         except (ScenarioError, EvalError) as exc:
             fail(str(exc))
-        key = None if scripted else real_key()
+        # Bedrock and Vertex are evaluated offline: the SDK's cloud client against the
+        # emulator's cloud paths, answering with each case's script
+        key = None if scripted or provider != "anthropic" else real_key()
         if key is None and not all(c.scripted for c in found):
             missing = ", ".join(c.name for c in found if not c.scripted)
+            if provider != "anthropic":
+                fail(f"--provider {provider} runs scripted cases only; no script for: {missing}")
             fail(f"no ANTHROPIC_API_KEY and no scripted model for: {missing}")
         settings = Settings()
         if grade_with_model and settings.anthropic_api_key is None:
@@ -134,9 +145,14 @@ def register(app: typer.Typer) -> None:
         except SteadfastError as exc:
             fail(str(exc))
         options = EvalOptions(
-            model=model or None, api_key=key, parallel=parallel, keep=keep, run_id=started.run_id
+            model=model or None,
+            api_key=key,
+            parallel=parallel,
+            keep=keep,
+            run_id=started.run_id,
+            provider=provider,
         )
-        model_name = model or Settings.model_fields["model"].default
+        model_name = model or DEMO_MODELS.get(provider) or Settings.model_fields["model"].default
         progress_out = Console(stderr=True, highlight=False)
         where = "" if state_dir == runs.STATE_DIR else f" --state-dir {state_dir}"
         progress_out.print(

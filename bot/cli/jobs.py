@@ -176,6 +176,8 @@ def register(app: typer.Typer) -> None:
                     f"${v['usd']:.4f} ({v['input_tokens']} in, {v['output_tokens']} out, "
                     f"{v['cache_read_tokens']} cache read, {v['cache_write_tokens']} cache write)"
                 )
+            if k == "model_fallback" and v:
+                v = timeline.fallback_line(v)
             if isinstance(v, dict | list):
                 v = json.dumps(v) if v else "-"
             typer.echo(f"{k:<{width}}  {'-' if v is None else v}")

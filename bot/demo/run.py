@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
 
+from bot.agent.factory import model_id
 from bot.console.links import ConsoleLinks
 from bot.console.server import ConsoleServer
 from bot.demo.alert import demo_alert
@@ -71,6 +72,7 @@ class DemoOptions:
     # the demo stops when it returns. `steadfast demo` in a terminal waits here for Ctrl-C.
     linger: Callable[[DemoReport], None] | None = None
     from_alert: bool = False  # start from an Alertmanager webhook instead of a Slack mention
+    provider: str = "anthropic"  # how the workers call Claude (bot.demo.providers)
 
 
 class _Progress:
@@ -137,7 +139,9 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
     world = demo_scenario()
     scenario = load_user_scenario(options.scenario, world) if options.scenario else None
     stack = Stack.start(scenario.world if scenario else world)
-    env = stack.settings_env(database_url=database_url, workdir=workdir)
+    env = stack.settings_env(
+        database_url=database_url, workdir=workdir, provider=options.provider
+    )
     if options.from_alert:
         # the bot serves Alertmanager's endpoint on a loopback port of its own
         env |= {"STEADFAST_ALERTS_TOKEN": ALERTS_TOKEN, "STEADFAST_ALERTS_PORT": "0"}
@@ -159,6 +163,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
         say(f"[bold]Steadfast demo[/bold] — database {database_url}")
         say(f"trace console: {trace_console.local_url} (each handoff links its job's page)")
         say("emulators: " + ", ".join(f"{e.name} {e.url}" for e in stack.emulators()))
+        say(f"model: {model_id(settings, settings.model_provider)} via {settings.model_provider}")
         if scenario is not None:
             say(f"scenario: {options.scenario}")
             _break(stack, scenario, say)

@@ -15,6 +15,7 @@ import yaml
 
 from bot.alerts.endpoint import PATH as ALERTS_PATH
 from bot.console.links import ConsoleLinks
+from bot.demo.providers import provider_env
 from bot.metrics import Metrics
 from bot.ops.health import HealthServer
 from bot.settings import Settings
@@ -113,9 +114,12 @@ class Stack:
         )
         return message
 
-    def settings_env(self, *, database_url: str, workdir: Path) -> dict[str, str]:
-        """Everything Steadfast reads, pointed at the emulators. Nothing from the user's own
-        environment leaks in: the demo must behave the same on every laptop."""
+    def settings_env(
+        self, *, database_url: str, workdir: Path, provider: str = "anthropic"
+    ) -> dict[str, str]:
+        """Everything Steadfast reads, pointed at the emulators, with Claude called through
+        `provider` (`bot.demo.providers`). Nothing from the user's own environment leaks in:
+        the demo must behave the same on every laptop."""
         scenario = self.vault.scenario
         vault_token = str(((scenario.get("vault") or {}).get("tokens") or [{}])[0].get("token"))
         kube_token = str(((scenario.get("cluster") or {}).get("tokens") or ["demo"])[0])
@@ -153,6 +157,7 @@ class Stack:
             "STEADFAST_PLATFORM_APIS": f'{{"platform": "{self.platform.url}"}}',
             "STEADFAST_PLATFORM_API_AUTH": '{"platform": "vault:secret/platform/api#token"}',
             "STEADFAST_LOKI_URL": self.loki.url,
+            **provider_env(provider, self.anthropic.url, workdir),
         }
 
     def runner_kubeconfig(self, workdir: Path) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 from bot.agent.factory import build_agent_for_worker
 from bot.demo.stack import Stack, child_env, settings_for
 from bot.evals.case import Case
-from bot.evals.model import EvalKey, EvalOptions
+from bot.evals.model import MODEL_VARIABLES, EvalKey, EvalOptions
 from bot.handler import HandlerResult, JobContext
 from bot.model import JobStatus
 
@@ -65,6 +65,7 @@ class CaseHandler:
                 # the agent reads no store of its own; the job's store is the worker's
                 database_url=f"sqlite:///{workdir / 'unused.db'}",
                 workdir=workdir,
+                provider=self.options.provider,
             )
             if self.options.api_key is not None:
                 env["ANTHROPIC_API_KEY"] = self.options.api_key
@@ -72,7 +73,7 @@ class CaseHandler:
                 if self.options.base_url:
                     env["ANTHROPIC_BASE_URL"] = self.options.base_url
             if self.options.model:
-                env["STEADFAST_MODEL"] = self.options.model
+                env[MODEL_VARIABLES[self.options.provider]] = self.options.model
             settings = settings_for(env)
             for name, spec in case.faults.items():
                 getattr(stack, name).faults.set(spec.mode, **spec.model_dump(exclude={"mode"}))

@@ -66,11 +66,20 @@ def is_eval_job(job: Job) -> bool:
     return EvalKey.parse(job.idempotency_key) is not None and job.ticket.channel == EVAL_CHANNEL
 
 
+# the setting that holds the model id in each provider's catalogue
+MODEL_VARIABLES = {
+    "anthropic": "STEADFAST_MODEL",
+    "bedrock": "STEADFAST_BEDROCK_MODEL",
+    "vertex": "STEADFAST_VERTEX_MODEL",
+}
+
+
 @dataclass
 class EvalOptions:
     model: str | None = None  # None: the settings' default
     api_key: str | None = None  # set: the real model API answers (not the case's script)
     base_url: str | None = None  # a real model API other than Anthropic's default
+    provider: str = "anthropic"  # how Claude is called (bot.demo.providers; emulated offline)
     workdir: Path | None = None  # where each case's scratch files go (a temp dir by default)
     keep: bool = False  # keep each case's scratch files (and a temporary store)
     parallel: int = 4

@@ -72,6 +72,8 @@ class Handoff(BaseModel):
     tenant: str | None = None
     replay: str = ""  # the command that replays the trace
     cost_usd: float | None = None  # the model calls' cost up to the handoff (bot.cost)
+    # set by the system from `model_fallback` events: which provider answered instead, and why
+    model_fallback: str | None = None
 
     @field_validator("confirmed", mode="before")
     @classmethod

@@ -131,6 +131,8 @@ def handoff_blocks(handoff: Handoff) -> list[Block]:
     score = score_line(handoff)
     if score:
         blocks.append(context(score))
+    if handoff.model_fallback:
+        blocks.append(context(f":twisted_rightwards_arrows: {escape(handoff.model_fallback)}"))
     return blocks
 
 

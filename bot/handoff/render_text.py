@@ -58,4 +58,6 @@ def render_text(handoff: Handoff, *, width: int = 100) -> str:
     lines += ["", f"Replay: {handoff.replay_command()}"]
     if handoff.cost_usd is not None:
         lines.append(f"Cost: ${handoff.cost_usd:.4f}")
+    if handoff.model_fallback:
+        lines.append(f"Model fallback: {handoff.model_fallback}")
     return "\n".join(lines)

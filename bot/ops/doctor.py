@@ -211,6 +211,14 @@ def _refusals(probe: Any) -> Any:
 # --- the model API -----------------------------------------------------------------------------
 def model_check(settings: Settings, scrubber: Scrubber, *, timeout: float = 10.0) -> Health:
     """The key is valid and the configured model exists (`models.retrieve`)."""
+    if settings.model_provider != "anthropic":
+        # Bedrock and Vertex have no free lookup on their runtime endpoints: a probe would be
+        # a billed model call, and their credentials are the cloud role's to check
+        return skipped(
+            "model",
+            f"the model provider is {settings.model_provider}; its credentials come from the "
+            "cloud's own chain (docs/model-providers.md)",
+        )
     if settings.anthropic_api_key is None:
         return skipped("model", "ANTHROPIC_API_KEY is unset (only workers need it)")
     import anthropic  # 1-4 s to import: only when a key is configured

@@ -114,10 +114,17 @@ def status_record(
         "lease_expired_seconds": None if late is None else round(late, 1),
         "versions": versions_seen(events),
         "handoff": latest_handoff(store, job.id),
+        "model_fallback": model_fallback(store, job.id),
         "cost": (prices or PriceTable())
         .of_events(store.events(job.id, kinds=[EventKind.MODEL_RESPONSE]), default_model)
         .as_dict(),
     }
+
+
+def model_fallback(store: Store, job_id: str) -> dict[str, Any] | None:
+    """The job's `model_fallback` event, if a provider stayed unavailable and another answered."""
+    found = store.events(job_id, kinds=[EventKind.MODEL_FALLBACK])
+    return dict(found[-1].data) if found else None
 
 
 def latest_handoff(store: Store, job_id: str) -> dict[str, Any] | None:

@@ -113,3 +113,27 @@ def test_demo_from_an_alert_opens_the_thread_and_hands_off_there(tmp_path: Path)
     assert thread[0]["user"] == "U0BOT"  # the bot opened the thread, nobody mentioned it
     assert any("Escalated" in (m.get("text") or "") for m in thread[1:])
     assert any("open the ticket thread" in str(m.get("blocks")) for m in slack["oncall_thread"])
+
+
+@pytest.mark.parametrize("provider", ["bedrock", "vertex"])
+def test_demo_on_each_cloud_provider_survives_a_sigkill(tmp_path: Path, provider: str) -> None:
+    """The same run with Claude called through `AnthropicBedrock` / `AnthropicVertex` (SigV4;
+    a Google service-account token exchanged on loopback) in the worker subprocesses."""
+    report = _run_demo(tmp_path, "--crash-at-step", "4", "--provider", provider)
+    assert report["status"] == "escalated" and report["resumed"] is True
+    assert report["model_requests_repeated"] <= report["interrupted"] - 1
+    db = tmp_path / "demo.db"
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "replay", str(report["job_id"]), "--jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "STEADFAST_DATABASE_URL": f"sqlite:///{db}"},
+    )
+    assert out.returncode == 0, out.stderr
+    responses = [
+        json.loads(line)["data"]
+        for line in out.stdout.splitlines()
+        if json.loads(line)["kind"] == "model_response"
+    ]
+    assert responses and {r["provider"] for r in responses} == {provider}

@@ -58,6 +58,22 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("vault without an address", {"vault": {"enabled": True}}, "vault.address is required"),
     ("policy that is not YAML", {"policy": {"content": "rules: [unclosed\n"}}, "policy.content"),
     ("no secret to read", {"secrets": {"existingSecret": ""}}, "existingSecret"),
+    ("unknown model provider", {"model": {"provider": "azure"}}, "model/provider"),
+    (
+        "bedrock without a model id",
+        {"model": {"provider": "bedrock", "bedrock": {"region": "us-east-1"}}},
+        "model.bedrock.model is required",
+    ),
+    (
+        "vertex fallback without a project",
+        {
+            "model": {
+                "fallback": {"provider": "vertex"},
+                "vertex": {"model": "claude-x@1", "region": "us-east5"},
+            }
+        },
+        "model.vertex.project is required",
+    ),
 ]
 
 

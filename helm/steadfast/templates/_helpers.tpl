@@ -170,3 +170,57 @@ readinessProbe:
 {{- define "steadfast.rbacNamespaces" -}}
 {{- if .Values.rbac.namespaces }}{{ join "," .Values.rbac.namespaces }}{{ else }}{{ .Release.Namespace }}{{ end }}
 {{- end }}
+
+{{/* The worker's model provider settings (docs/model-providers.md); credentials come from the
+cloud's own chain (the ServiceAccount's IRSA / Workload Identity annotation) or a Secret. */}}
+{{- define "steadfast.modelProviderEnv" -}}
+{{- $m := .Values.model -}}
+{{- $uses := list $m.provider $m.fallback.provider -}}
+- name: STEADFAST_MODEL_PROVIDER
+  value: {{ $m.provider | quote }}
+{{- if has "bedrock" $uses }}
+- name: STEADFAST_BEDROCK_MODEL
+  value: {{ required "model.bedrock.model is required for Bedrock" $m.bedrock.model | quote }}
+- name: STEADFAST_BEDROCK_REGION
+  value: {{ required "model.bedrock.region is required for Bedrock" $m.bedrock.region | quote }}
+{{- with $m.bedrock.baseUrl }}
+- name: STEADFAST_BEDROCK_BASE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with $m.bedrock.credentialsSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef: {name: {{ . }}, key: AWS_ACCESS_KEY_ID}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ . }}, key: AWS_SECRET_ACCESS_KEY}
+- name: AWS_SESSION_TOKEN
+  valueFrom:
+    secretKeyRef: {name: {{ . }}, key: AWS_SESSION_TOKEN, optional: true}
+{{- end }}
+{{- end }}
+{{- if has "vertex" $uses }}
+- name: STEADFAST_VERTEX_MODEL
+  value: {{ required "model.vertex.model is required for Vertex AI" $m.vertex.model | quote }}
+- name: STEADFAST_VERTEX_REGION
+  value: {{ required "model.vertex.region is required for Vertex AI" $m.vertex.region | quote }}
+- name: STEADFAST_VERTEX_PROJECT
+  value: {{ required "model.vertex.project is required for Vertex AI" $m.vertex.project | quote }}
+{{- with $m.vertex.baseUrl }}
+- name: STEADFAST_VERTEX_BASE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- if $m.vertex.credentialsSecret }}
+- name: GOOGLE_APPLICATION_CREDENTIALS
+  value: /var/run/secrets/steadfast/google/credentials.json
+{{- end }}
+{{- end }}
+{{- with $m.fallback.provider }}
+- name: STEADFAST_MODEL_FALLBACK_PROVIDER
+  value: {{ . | quote }}
+{{- end }}
+{{- with $m.fallback.model }}
+- name: STEADFAST_MODEL_FALLBACK_MODEL
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
