@@ -1,9 +1,11 @@
 """The agent loop: a `JobHandler` that investigates a ticket with Claude.
 
-Each iteration re-derives the state from the job's events (`History`), then takes exactly one
-kind of action: finish a turn's tool calls, or ask the model for the next turn. Events are
-appended before the action they announce, so a worker killed at any point leaves a log from
-which the next worker continues without repeating a recorded model response or tool result.
+The state (`History`) is rebuilt from the job's events once, when the run starts (that is where a
+resumed job proves it can continue), and then follows each event the run appends
+(`live.LiveContext`). Each iteration takes exactly one kind of action: finish a turn's tool
+calls, or ask the model for the next turn. Events are appended before the action they announce,
+so a worker killed at any point leaves a log from which the next worker continues without
+repeating a recorded model response or tool result.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bot.agent.errors import (
 from bot.agent.finish import NoHistory, build_handoff, premature_escalation, stopped_handoff
 from bot.agent.history import History, ToolCall, Turn
 from bot.agent.ledger import layer_of
+from bot.agent.live import LiveContext
 from bot.agent.messages import build_messages, retry_text
 from bot.agent.model import ModelClient, ModelRequest
 from bot.agent.prompt import system_blocks
@@ -77,7 +80,8 @@ class AgentConfig:
 
 class AgentHandler:
     """`bot.handler.JobHandler` for the agent. Thread-safe: one instance serves every job of
-    a worker; per-job state lives in the events only."""
+    a worker; per-job state is rebuilt from the events when a run starts and lives in that
+    run's frame, never on the instance."""
 
     def __init__(
         self,
@@ -130,18 +134,24 @@ class AgentHandler:
             # `from None`: the original message and its chain must not reach logs unscrubbed
             raise AgentCrashed(self.scrubber.scrub(f"{type(exc).__name__}: {exc}")) from None
 
-    def _run(self, ctx: JobContext) -> HandlerResult:
+    def rebuild(self, ctx: JobContext) -> History:
+        """The run's state from the whole log: the one full rebuild, when a run starts."""
+        return History.parse(ctx.events)
+
+    def _run(self, job_ctx: JobContext) -> HandlerResult:
         policy = self.policy()
-        ticket = ctx.job.ticket
+        ticket = job_ctx.job.ticket
         tenant = ticket.tenant or policy.tenant_for_channel(ticket.channel)
+        # every append below goes through `ctx`, which applies it to `history` once committed
+        ctx = LiveContext(job_ctx, self.rebuild(job_ctx))
+        history = ctx.history
         env = StepEnv(ctx, policy, tenant, self.toolbox, self.notifier, self.metrics)
-        self._check_pause_drift(env, History.parse(ctx.events))
-        self._open_retry(env, History.parse(ctx.events))
+        self._check_pause_drift(env, history)
+        self._open_retry(env, history)
         compacted_for_size = False
         steps = StepSpans(self.tracing)
         try:
             while True:
-                history = History.parse(ctx.events)
                 if history.handoff is not None:
                     return self._deliver(ctx, Handoff.model_validate(history.handoff.data))
                 with steps.at(_current_step(history)):
@@ -170,7 +180,6 @@ class AgentHandler:
                                 continue
                         self._refresh_policy(env)
                         ctx.append(EventKind.MODEL_REQUEST, self._request_event(history, env))
-                        history = History.parse(ctx.events)
                     try:
                         response = self._call_model(env, history)
                     except ContextTooLarge as exc:
@@ -183,7 +192,7 @@ class AgentHandler:
                     except ModelError as exc:
                         return self._fail_or_stop(env, history, exc)
                     ctx.append(EventKind.MODEL_RESPONSE, response)
-                    self._progress(env, History.parse(ctx.events))
+                    self._progress(env, history)
                     ctx.checkpoint()
         finally:
             steps.close()
@@ -256,7 +265,6 @@ class AgentHandler:
                 result = self._wait(waiting) if waiting is not None else None
             if result is not None:
                 return result
-            history = History.parse(env.ctx.events)
             if history.handoff is not None:
                 return None
             env.ctx.checkpoint()
@@ -350,6 +358,7 @@ class AgentHandler:
         env.policy = policy
 
     def _call_model(self, env: StepEnv, history: History) -> dict[str, Any]:
+        retries_before = history.retries  # `history` counts each retry as it is appended
         messages = build_messages(
             history,
             env.ctx.job.ticket,
@@ -390,7 +399,7 @@ class AgentHandler:
             text = f"{_RETRY_TEXT[kind]}; retry is safe; backing off {notice.wait_seconds:.0f} s"
             self.notifier.progress(
                 env.ctx,
-                Progress(step=history.steps, text=text, retries=history.retries + notice.attempt),
+                Progress(step=history.steps, text=text, retries=retries_before + notice.attempt),
             )
             env.ctx.checkpoint()
 
@@ -456,7 +465,7 @@ class AgentHandler:
             )
             return self._stop(
                 env,
-                History.parse(env.ctx.events),
+                history,
                 f"the model API stayed unavailable ({message})",
                 {},
             )
