@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from bot.model import Event
@@ -36,6 +37,13 @@ class ToolCall:
     @property
     def done(self) -> bool:
         return self.result is not None
+
+    @cached_property
+    def key(self) -> str:
+        """`tools.call_key` of this call, encoded once: the loop guard asks on every step."""
+        from bot.agent.tools import call_key
+
+        return call_key(self.name, self.input)
 
     @property
     def gave_up(self) -> bool:
@@ -263,10 +271,8 @@ class History:
 
     def answered_calls(self, since_seq: int = 0) -> dict[str, int]:
         """call key → seq of its result, for calls that got a result after `since_seq`."""
-        from bot.agent.tools import call_key
-
         keys: dict[str, int] = {}
         for call in self.calls.values():
             if call.result is not None and call.result.seq > since_seq:
-                keys.setdefault(call_key(call.name, call.input), call.step)
+                keys.setdefault(call.key, call.step)
         return keys

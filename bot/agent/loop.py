@@ -34,14 +34,13 @@ from bot.agent.ledger import layer_of
 from bot.agent.live import LiveContext
 from bot.agent.messages import build_messages, retry_text
 from bot.agent.model import ModelClient, ModelRequest
-from bot.agent.prompt import system_blocks
 from bot.agent.retry import RetryNotice, RetryPolicy, call_with_retries
 from bot.agent.score import PastTickets
 from bot.agent.spend import OverBudget, SpendSource, over_daily_budget
 from bot.agent.steps import StepEnv, Waiting, run_call
 from bot.agent.toolbox import Toolbox
 from bot.agent.tools import SubmitHandoff, ToolInputError, parse_input, tool_definitions
-from bot.agent.versions import policy_digest, request_versions
+from bot.agent.versions import RequestStamp
 from bot.cost import PriceTable
 from bot.errors import LeaseLost, StopRequested
 from bot.handler import HandlerResult, JobContext
@@ -108,6 +107,7 @@ class AgentHandler:
         self.spend = spend  # None: no daily budget is enforced
         self.tracing = tracing or Tracing.disabled()
         self.tools = tool_definitions()
+        self.stamp = RequestStamp(config.model, self.tools)
 
     def close(self) -> None:
         """Release the model client's connections, the integrations and the executor."""
@@ -331,9 +331,7 @@ class AgentHandler:
 
     # --- the model ------------------------------------------------------------------------
     def _request_event(self, history: History, env: StepEnv) -> dict[str, Any]:
-        versions = request_versions(
-            self.config.model, system_blocks(env.policy), self.tools, env.policy
-        )
+        versions = self.stamp.versions(env.policy)
         return {"step": history.steps + 1, "model": self.config.model, "versions": versions}
 
     def _refresh_policy(self, env: StepEnv) -> None:
@@ -341,7 +339,7 @@ class AgentHandler:
         request; a different policy than the last request ran under is a `policy_changed`
         event, so the trace shows where the rules moved under the job."""
         policy = self.policy()
-        now = policy_digest(policy)
+        now = self.stamp.versions(policy)["policy"]
         last = next(
             (
                 e.data.get("versions", {}).get("policy")
@@ -370,7 +368,7 @@ class AgentHandler:
         request = ModelRequest(
             model=self.config.model,
             max_tokens=self.config.max_tokens,
-            system=system_blocks(env.policy),
+            system=self.stamp.system(env.policy),
             tools=self.tools,
             messages=messages,
             job_id=env.ctx.job.id,
