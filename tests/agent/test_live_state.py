@@ -4,9 +4,9 @@ against the Anthropic emulator, the worker's own `LeasedContext` on a SQLite sto
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-import threading
 from typing import Any
 
 import pytest
