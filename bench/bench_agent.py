@@ -56,7 +56,7 @@ def policy_file(tmp: Path, max_steps: int | None = None) -> Path:
     return path
 
 
-def wait_started(log: Path, timeout: float = 60) -> None:
+def wait_started(log: Path, timeout: float = 300) -> None:
     """Idle RSS is measured once the worker has imported everything and built its handler."""
     deadline = time.monotonic() + timeout
     while "started" not in log.read_text(errors="replace"):
@@ -168,7 +168,9 @@ def store_ok(events: list[Any]) -> bool:
     return any(e.kind == "handoff" for e in events)
 
 
-def steps_main(lengths: list[int], total: int, concurrency: int, database_url: str | None) -> None:
+def steps_main(
+    lengths: list[int], total: int, concurrency: int, database_url: str | None, name: str
+) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-agent-steps-"))
     runs = []
     for steps in lengths:
@@ -204,7 +206,13 @@ def steps_main(lengths: list[int], total: int, concurrency: int, database_url: s
         "load": os.getloadavg()[0],
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    out.write_text(json.dumps({"machine": machine, "database": label, "runs": runs}, indent=2))
+    # each --label is one line in the plot; a rerun with the same label replaces its line
+    series = json.loads(out.read_text()).get("series", []) if out.exists() else []
+    series = [s for s in series if s.get("label") != name] + [
+        {"label": name, "machine": machine, "runs": runs}
+    ]
+    doc = {"machine": machine, "database": label, "runs": runs, "series": series}
+    out.write_text(json.dumps(doc, indent=2))
     print(f"  results: {out.relative_to(REPO)}")
 
 
@@ -222,10 +230,13 @@ def main() -> None:
         "--total-steps", type=int, default=1000, help="--steps: model steps per length"
     )
     parser.add_argument("-c", "--concurrency", type=int, default=4, help="--steps: worker -c")
+    parser.add_argument(
+        "--label", default="this code", help="--steps: the line these results make in the plot"
+    )
     args = parser.parse_args()
     if args.steps:
         lengths = [int(n) for n in args.steps.split(",") if n.strip()]
-        steps_main(lengths, args.total_steps, args.concurrency, args.database_url)
+        steps_main(lengths, args.total_steps, args.concurrency, args.database_url, args.label)
         return
     overhead_main(args)
 
