@@ -1,12 +1,12 @@
-"""The loop's in-memory state is the state the log gives: a real investigation (the SDK
-against the Anthropic emulator, the worker's own `LeasedContext` on a SQLite store) keeps a
-`History` that, at every point it is compared, equals `History.parse` of the stored events."""
+"""The loop's in-memory state is the state the log gives: a real investigation (the SDK against
+the Anthropic emulator, the worker's own `LeasedContext` on the store: SQLite, and PostgreSQL
+when the suite has one, whose JSONB hands events back with their keys reordered) keeps a
+`History` that, wherever it is compared, equals `History.parse` of the stored events."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,14 +48,6 @@ class Observed(AgentHandler):
         history = super().rebuild(ctx)
         self.states.append(history)
         return history
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Any:
-    s = Store(f"sqlite:///{tmp_path / 'live.db'}")
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def claim(store: Store, crash_at: int | None = None, lease_ttl: float = 60) -> CrashingContext:
