@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/plots.py [--results bench/results] [--out docs]
 
-Reads `recovery.json` (bench_recovery.py) and `storage.json` (bench_recovery.py --storage);
-writes `recovery_time.png`, `repeated_work.png` and `storage_growth.png` for whichever exist.
+Reads `recovery.json` (bench_recovery.py), `storage.json` (bench_recovery.py --storage) and
+`agent_steps.json` (bench_agent.py --steps); writes `recovery_time.png`, `repeated_work.png`,
+`storage_growth.png` and `agent_step_cost.png` for whichever exist.
 """
 
 from __future__ import annotations
@@ -106,6 +107,33 @@ def storage_growth(doc: dict[str, Any], out: Path) -> Path:
     return _save(fig, out / "storage_growth.png")
 
 
+def agent_step_cost(doc: dict[str, Any], out: Path) -> Path:
+    """Worker CPU per model step against investigation length: flat means a step costs the
+    same however long the investigation has run."""
+    runs = sorted(doc["runs"], key=lambda r: r["steps"])
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for series in doc.get("series") or [{"label": "this run", "runs": runs}]:
+        points = sorted(series["runs"], key=lambda r: r["steps"])
+        xs = [r["steps"] for r in points]
+        ys = [r["cpu_ms_per_step"] for r in points]
+        ax.plot(xs, ys, marker="o", label=series["label"])
+        for x, y in zip(xs, ys, strict=True):
+            ax.annotate(f"{y:.1f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center")
+    ax.set_xscale("log")
+    ax.set_xticks([r["steps"] for r in runs], [str(r["steps"]) for r in runs])
+    ax.set_xlabel("model steps in the investigation")
+    ax.set_ylabel("worker CPU per step (ms)")
+    ax.set_ylim(bottom=0)
+    machine = doc.get("machine") or {}
+    ax.set_title(
+        f"Agent step cost by investigation length ({doc.get('database', 'sqlite')}, "
+        f"{machine.get('cpus', '?')} CPUs, load {machine.get('load', 0):.1f})"
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, out / "agent_step_cost.png")
+
+
 def _save(fig: Any, path: Path) -> Path:
     # leave room at the bottom for a figure legend
     fig.tight_layout(rect=(0, 0.12 if fig.legends else 0, 1, 1))
@@ -125,6 +153,9 @@ def plot_all(results: Path, out: Path) -> list[Path]:
     storage = results / "storage.json"
     if storage.exists():
         written.append(storage_growth(json.loads(storage.read_text()), out))
+    steps = results / "agent_steps.json"
+    if steps.exists():
+        written.append(agent_step_cost(json.loads(steps.read_text()), out))
     return written
 
 

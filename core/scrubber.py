@@ -27,6 +27,11 @@ MIN_SECRET_LENGTH = 6
 # where detected, so a flood of fake tokens cannot make every scrub slower.
 MAX_LEARNED = 256
 _REDACTED = re.compile(r"\[redacted:[^\]]*\]")
+# Texts up to this long are remembered with their scrubbed form: keys, tool names and small
+# values recur on every step of every job, and each scrub runs every detector over six
+# variants of the text. At most MEMO_ENTRIES are kept (then the memo starts over).
+MEMO_CHARS = 1024
+MEMO_ENTRIES = 4096
 
 
 class Scrubber:
@@ -38,6 +43,9 @@ class Scrubber:
         self._learned = 0
         self._patterns: dict[str, tuple[re.Pattern[str], str]] = {}  # value -> (forms, name)
         self._detectors = Detectors()
+        # valid only for the known values it was computed under: every added value empties it
+        self._memo: dict[str, str] = {}
+        self._generation = 0
 
     def register(self, name: str, value: str | Secret) -> None:
         raw = value.reveal() if isinstance(value, Secret) else value
@@ -50,6 +58,8 @@ class Scrubber:
         if len(raw) < MIN_SECRET_LENGTH or raw in self._values or _REDACTED.search(raw):
             return False
         self._values[raw] = name
+        self._generation += 1
+        self._memo.clear()
         return True
 
     def __contains__(self, value: str) -> bool:
@@ -69,11 +79,24 @@ class Scrubber:
     def scrub(self, text: str) -> str:
         if not text:
             return text
+        remembered = self._memo.get(text)
+        if remembered is not None:
+            return remembered
+        generation = self._generation
         hits = self._detectors.find(text)
         self._learn(text, hits)
         for pattern, name in self._compiled():
             hits += [Hit(m.start(), m.end(), name, known=True) for m in pattern.finditer(text)]
-        return _replace(text, hits)
+        scrubbed = _replace(text, hits)
+        if len(text) <= MEMO_CHARS:
+            with self._lock:
+                # not when a value was added meanwhile (by this text or another thread): the
+                # result may predate it
+                if self._generation == generation:
+                    if len(self._memo) >= MEMO_ENTRIES:
+                        self._memo.clear()
+                    self._memo[text] = scrubbed
+        return scrubbed
 
     def _learn(self, text: str, hits: list[Hit]) -> None:
         """Remember what detectors found, so its encoded forms are caught wherever it goes next

@@ -1,14 +1,17 @@
 """The agent's state, derived from the job's events and nothing else.
 
 `History.parse(events)` groups events into turns (one model request, its response, and the
-tool calls the response asked for). The loop decides its next action from this view on every
-iteration, which is what makes a resumed job continue exactly where the last one stopped.
+tool calls the response asked for). The loop builds it once from the whole log when it claims a
+job, then `follow`s each event it appends through the same `apply`: one code path builds the
+state from events, so a resumed job continues exactly where a live one would have been.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from bot.model import Event
@@ -34,6 +37,13 @@ class ToolCall:
     @property
     def done(self) -> bool:
         return self.result is not None
+
+    @cached_property
+    def key(self) -> str:
+        """`tools.call_key` of this call, encoded once: the loop guard asks on every step."""
+        from bot.agent.tools import call_key
+
+        return call_key(self.name, self.input)
 
     @property
     def gave_up(self) -> bool:
@@ -82,6 +92,12 @@ class History:
     retry: Event | None = None
     retried_handoff: dict[str, Any] | None = None
     run_base: tuple[int, int, float] = (0, 0, 0.0)
+    # Where `apply` is in the log: the last event applied, and whether a worker held the job
+    # and a human was being waited for at that point (what `_clock` counts as running time).
+    last_seq: int = 0
+    running: bool = False
+    waiting: bool = False
+    paused_at: Event | None = None
 
     @property
     def last_turn(self) -> Turn | None:
@@ -104,48 +120,72 @@ class History:
         return self.active_seconds - self.run_base[2]
 
     @classmethod
-    def parse(cls, events: list[Event]) -> History:
-        h = cls()
-        running = waiting = False
-        paused_at: Event | None = None
-        for event in events:
-            h._clock(event, counting=running and not waiting)
-            kind = event.kind
-            if kind == "operator_action" and event.data.get("action") == "retry":
-                h = h._new_run(event)
-            if kind == "claimed":
-                running, waiting = True, False
-                h.last_claim_seq = event.seq
-                h.paused_seconds = (
-                    (event.at - paused_at.at).total_seconds() if paused_at is not None else 0.0
-                )
-                paused_at = None
-            elif kind == "status_changed" and event.data.get("to") not in (None, "running"):
-                running = False
-                if event.data.get("to") == "paused":
-                    paused_at = event
-            elif kind in ("human_question", "approval_requested"):
-                waiting = True
-            elif kind in ("human_answer", "approval"):
-                waiting = False
-            h._apply(event)
-        return h
+    def parse(cls, events: Sequence[Event]) -> History:
+        """The state after `events`, built from nothing (a claim or resume)."""
+        return cls().follow(events)
 
-    def _new_run(self, retry: Event) -> History:
+    def follow(self, events: Sequence[Event]) -> History:
+        """Apply the events of `events` after the last one applied: the log only grows, so a
+        live run pays for its new events only, never for the whole log again."""
+        start = len(events)
+        while start > 0 and events[start - 1].seq > self.last_seq:
+            start -= 1
+        for event in events[start:]:
+            self.apply(event)
+        return self
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the state; `parse` is this over the whole log."""
+        if event.seq <= self.last_seq:
+            raise ValueError(f"event {event.seq} is not after event {self.last_seq}")
+        self._clock(event, counting=self.running and not self.waiting)
+        kind = event.kind
+        if kind == "operator_action" and event.data.get("action") == "retry":
+            self._new_run(event)
+        if kind == "claimed":
+            self.running, self.waiting = True, False
+            self.last_claim_seq = event.seq
+            self.paused_seconds = (
+                (event.at - self.paused_at.at).total_seconds()
+                if self.paused_at is not None
+                else 0.0
+            )
+            self.paused_at = None
+        elif kind == "status_changed" and event.data.get("to") not in (None, "running"):
+            self.running = False
+            if event.data.get("to") == "paused":
+                self.paused_at = event
+        elif kind in ("human_question", "approval_requested"):
+            self.waiting = True
+        elif kind in ("human_answer", "approval"):
+            self.waiting = False
+        self._apply(event)
+        self.last_seq = event.seq
+
+    def _new_run(self, retry: Event) -> None:
         """The history the run an operator's retry starts sees. `--from-start` drops every
         earlier step (only the ticket's own context stays); a plain retry keeps the evidence
         and conversation and lets the model conclude anew."""
         if retry.data.get("from_start"):
-            fresh = History(previous_handoff=self.previous_handoff, retry=retry)
-            fresh.started_at, fresh.last_at = self.started_at, self.last_at
-            return fresh
+            fresh = History(
+                previous_handoff=self.previous_handoff,
+                retry=retry,
+                started_at=self.started_at,
+                last_at=self.last_at,
+                last_seq=self.last_seq,
+                running=self.running,
+                waiting=self.waiting,
+                paused_at=self.paused_at,
+            )
+            for f in fields(self):
+                setattr(self, f.name, getattr(fresh, f.name))
+            return
         self.retried_handoff = self.handoff.data if self.handoff is not None else None
         self.handoff = None
         self.retry = retry
         # state may have changed since the last run: calls may be repeated (loop guard)
         self.last_drift_seq = retry.seq
         self.run_base = (self.steps, self.tokens, self.active_seconds)
-        return self
 
     def _clock(self, event: Event, *, counting: bool) -> None:
         """Running time: only gaps while a worker held the job and no human was being waited
@@ -234,10 +274,8 @@ class History:
 
     def answered_calls(self, since_seq: int = 0) -> dict[str, int]:
         """call key → seq of its result, for calls that got a result after `since_seq`."""
-        from bot.agent.tools import call_key
-
         keys: dict[str, int] = {}
         for call in self.calls.values():
             if call.result is not None and call.result.seq > since_seq:
-                keys.setdefault(call_key(call.name, call.input), call.step)
+                keys.setdefault(call.key, call.step)
         return keys

@@ -1,9 +1,11 @@
 """The agent loop: a `JobHandler` that investigates a ticket with Claude.
 
-Each iteration re-derives the state from the job's events (`History`), then takes exactly one
-kind of action: finish a turn's tool calls, or ask the model for the next turn. Events are
-appended before the action they announce, so a worker killed at any point leaves a log from
-which the next worker continues without repeating a recorded model response or tool result.
+The state (`History`) is rebuilt from the job's events once, when the run starts (that is where a
+resumed job proves it can continue), and then follows each event the run appends
+(`live.LiveContext`). Each iteration takes exactly one kind of action: finish a turn's tool
+calls, or ask the model for the next turn. Events are appended before the action they announce,
+so a worker killed at any point leaves a log from which the next worker continues without
+repeating a recorded model response or tool result.
 """
 
 from __future__ import annotations
@@ -29,16 +31,16 @@ from bot.agent.errors import (
 from bot.agent.finish import NoHistory, build_handoff, premature_escalation, stopped_handoff
 from bot.agent.history import History, ToolCall, Turn
 from bot.agent.ledger import layer_of
+from bot.agent.live import LiveContext
 from bot.agent.messages import build_messages, retry_text
 from bot.agent.model import ModelClient, ModelRequest, ModelRoute
-from bot.agent.prompt import system_blocks
 from bot.agent.retry import RetryNotice, RetryPolicy, call_with_retries
 from bot.agent.score import PastTickets
 from bot.agent.spend import OverBudget, SpendSource, over_daily_budget
 from bot.agent.steps import StepEnv, Waiting, run_call
 from bot.agent.toolbox import Toolbox
 from bot.agent.tools import SubmitHandoff, ToolInputError, parse_input, tool_definitions
-from bot.agent.versions import policy_digest, request_versions
+from bot.agent.versions import RequestStamp
 from bot.cost import PriceTable
 from bot.errors import LeaseLost, StopRequested
 from bot.handler import HandlerResult, JobContext
@@ -79,7 +81,8 @@ class AgentConfig:
 
 class AgentHandler:
     """`bot.handler.JobHandler` for the agent. Thread-safe: one instance serves every job of
-    a worker; per-job state lives in the events only."""
+    a worker; per-job state is rebuilt from the events when a run starts and lives in that
+    run's frame, never on the instance."""
 
     def __init__(
         self,
@@ -109,6 +112,7 @@ class AgentHandler:
         self.spend = spend  # None: no daily budget is enforced
         self.tracing = tracing or Tracing.disabled()
         self.tools = tool_definitions()
+        self.stamp = RequestStamp(config.model, self.tools)
 
     def close(self) -> None:
         """Release the model client's connections, the integrations and the executor."""
@@ -136,18 +140,24 @@ class AgentHandler:
             # `from None`: the original message and its chain must not reach logs unscrubbed
             raise AgentCrashed(self.scrubber.scrub(f"{type(exc).__name__}: {exc}")) from None
 
-    def _run(self, ctx: JobContext) -> HandlerResult:
+    def rebuild(self, ctx: JobContext) -> History:
+        """The run's state from the whole log: the one full rebuild, when a run starts."""
+        return History.parse(ctx.events)
+
+    def _run(self, job_ctx: JobContext) -> HandlerResult:
         policy = self.policy()
-        ticket = ctx.job.ticket
+        ticket = job_ctx.job.ticket
         tenant = ticket.tenant or policy.tenant_for_channel(ticket.channel)
+        # every append below goes through `ctx`, which applies it to `history` once committed
+        ctx = LiveContext(job_ctx, self.rebuild(job_ctx))
+        history = ctx.history
         env = StepEnv(ctx, policy, tenant, self.toolbox, self.notifier, self.metrics)
-        self._check_pause_drift(env, History.parse(ctx.events))
-        self._open_retry(env, History.parse(ctx.events))
+        self._check_pause_drift(env, history)
+        self._open_retry(env, history)
         compacted_for_size = False
         steps = StepSpans(self.tracing)
         try:
             while True:
-                history = History.parse(ctx.events)
                 if history.handoff is not None:
                     return self._deliver(ctx, Handoff.model_validate(history.handoff.data))
                 with steps.at(_current_step(history)):
@@ -176,7 +186,6 @@ class AgentHandler:
                                 continue
                         self._refresh_policy(env)
                         ctx.append(EventKind.MODEL_REQUEST, self._request_event(history, env))
-                        history = History.parse(ctx.events)
                     try:
                         response = self._call_model(env, history)
                     except ContextTooLarge as exc:
@@ -189,7 +198,7 @@ class AgentHandler:
                     except ModelError as exc:
                         return self._fail_or_stop(env, history, exc)
                     ctx.append(EventKind.MODEL_RESPONSE, response)
-                    self._progress(env, History.parse(ctx.events))
+                    self._progress(env, history)
                     ctx.checkpoint()
         finally:
             steps.close()
@@ -262,7 +271,6 @@ class AgentHandler:
                 result = self._wait(waiting) if waiting is not None else None
             if result is not None:
                 return result
-            history = History.parse(env.ctx.events)
             if history.handoff is not None:
                 return None
             env.ctx.checkpoint()
@@ -337,9 +345,7 @@ class AgentHandler:
 
     # --- the model ------------------------------------------------------------------------
     def _request_event(self, history: History, env: StepEnv) -> dict[str, Any]:
-        versions = request_versions(
-            self.config.model, system_blocks(env.policy), self.tools, env.policy
-        )
+        versions = self.stamp.versions(env.policy)
         route = self._route(env)
         return {
             "step": history.steps + 1,
@@ -363,7 +369,7 @@ class AgentHandler:
         request; a different policy than the last request ran under is a `policy_changed`
         event, so the trace shows where the rules moved under the job."""
         policy = self.policy()
-        now = policy_digest(policy)
+        now = self.stamp.versions(policy)["policy"]
         last = next(
             (
                 e.data.get("versions", {}).get("policy")
@@ -380,6 +386,7 @@ class AgentHandler:
         env.policy = policy
 
     def _call_model(self, env: StepEnv, history: History) -> dict[str, Any]:
+        retries_before = history.retries  # `history` counts each retry as it is appended
         messages = build_messages(
             history,
             env.ctx.job.ticket,
@@ -392,7 +399,7 @@ class AgentHandler:
         request = ModelRequest(
             model=route.model,
             max_tokens=self.config.max_tokens,
-            system=system_blocks(env.policy),
+            system=self.stamp.system(env.policy),
             tools=self.tools,
             messages=messages,
             job_id=env.ctx.job.id,
@@ -421,7 +428,7 @@ class AgentHandler:
             text = f"{_RETRY_TEXT[kind]}; retry is safe; backing off {notice.wait_seconds:.0f} s"
             self.notifier.progress(
                 env.ctx,
-                Progress(step=history.steps, text=text, retries=history.retries + notice.attempt),
+                Progress(step=history.steps, text=text, retries=retries_before + notice.attempt),
             )
             env.ctx.checkpoint()
 
@@ -527,7 +534,7 @@ class AgentHandler:
             )
             return self._stop(
                 env,
-                History.parse(env.ctx.events),
+                history,
                 f"the model API stayed unavailable ({message})",
                 {},
             )

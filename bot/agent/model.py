@@ -10,6 +10,7 @@ serves every provider; a `ModelRoute` names which one a request went to.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -75,6 +76,20 @@ class ModelRoute:
     provider: str
     model: str
     client: ModelClient
+
+
+def _encode(request: ModelRequest) -> bytes:
+    return json.dumps(
+        {
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "system": request.system,
+            "tools": request.tools,
+            "messages": request.messages,
+            "metadata": {"user_id": request.job_id},
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 class AnthropicModel:
@@ -156,22 +171,20 @@ class AnthropicModel:
     def create(self, request: ModelRequest) -> dict[str, Any]:
         import anthropic
 
-        extra: dict[str, Any] = {}
-        if self.provider in BODY_VERSIONS:
-            extra["extra_body"] = {"anthropic_version": BODY_VERSIONS[self.provider]}
         try:
-            # The raw response: the loop stores the JSON as it came, and skipping the SDK's model
-            # construction saves ~0.5 ms a step. Errors are still raised as SDK exceptions.
-            create: Any = self._client.messages.with_raw_response.create
-            raw = create(
-                model=request.model,
-                max_tokens=request.max_tokens,
-                system=request.system,
-                tools=request.tools,
-                messages=request.messages,
-                metadata={"user_id": request.job_id},
-                **extra,
-            )
+            if self.provider in BODY_VERSIONS:
+                answer = self._create_on_cloud(request)
+            else:
+                # The body is encoded here, once, by the C JSON encoder, and handed to the SDK
+                # as bytes for `POST /v1/messages`: `messages.create` would first walk and copy
+                # every block of the conversation in Python (its request preparation), which
+                # grows with the conversation and was the dearest part of a long
+                # investigation's step. Everything else is the SDK's own (auth, headers,
+                # timeout, status errors); `cast_to=object` hands back the response JSON as it
+                # came, which is what the loop stores.
+                answer = self._client.post(
+                    "/v1/messages", cast_to=object, content=_encode(request)
+                )
         except anthropic.APIStatusError as exc:
             raise translate_status(
                 exc.status_code, _message(exc), exc.response.headers, provider=self.provider
@@ -182,6 +195,8 @@ class AnthropicModel:
             raise ModelRetryable(f"model API unreachable: {type(exc).__name__}") from exc
         except anthropic.AnthropicError as exc:
             raise ModelError(f"model API call failed: {type(exc).__name__}: {exc}") from exc
+        except ValueError as exc:  # a JSON content type with a body that is not JSON
+            raise ModelRetryable("model API answered with a body that is not JSON") from exc
         except Exception as exc:
             # Bedrock signs and Vertex fetches a token before the request leaves; their
             # credential errors come from botocore and google-auth, not the SDK
@@ -189,13 +204,26 @@ class AnthropicModel:
             if translated is None:
                 raise
             raise translated from exc
-        try:
-            body = raw.http_response.json()
-        except ValueError as exc:
-            raise ModelRetryable("model API answered with a body that is not JSON") from exc
-        if not isinstance(body, dict) or not isinstance(body.get("content"), list):
+        if not isinstance(answer, dict) or not isinstance(answer.get("content"), list):
+            # a non-JSON answer comes back as its text
             raise ModelRetryable("model API answered without a `content` list")
-        return body
+        return answer
+
+    def _create_on_cloud(self, request: ModelRequest) -> Any:
+        """Bedrock and Vertex: the SDK's own request preparation, which moves the model id into
+        the path and sets the body's `anthropic_version` (it reads the body as an object, so
+        the pre-encoded bytes above would bypass it)."""
+        create: Any = self._client.messages.with_raw_response.create
+        raw = create(
+            model=request.model,
+            max_tokens=request.max_tokens,
+            system=request.system,
+            tools=request.tools,
+            messages=request.messages,
+            metadata={"user_id": request.job_id},
+            extra_body={"anthropic_version": BODY_VERSIONS[self.provider]},
+        )
+        return raw.http_response.json()
 
     def close(self) -> None:
         self._client.close()

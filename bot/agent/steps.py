@@ -11,7 +11,7 @@ from typing import Any
 from bot.agent.history import History, ToolCall
 from bot.agent.ledger import layer_of
 from bot.agent.toolbox import Toolbox, ToolOutcome
-from bot.agent.tools import LOCAL_TOOLS, RunCommand, ToolInputError, call_key, parse_input
+from bot.agent.tools import LOCAL_TOOLS, RunCommand, ToolInputError, parse_input
 from bot.handler import JobContext
 from bot.metrics import Metrics
 from bot.model import EventKind
@@ -58,7 +58,7 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
 
     if call.name not in LOCAL_TOOLS and call.call is None:
         answered = history.answered_calls(since_seq=history.last_drift_seq)
-        step = answered.get(call_key(call.name, call.input))
+        step = answered.get(call.key)
         if step is not None:
             _announce(env, call, base)
             _result(

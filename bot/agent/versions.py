@@ -8,6 +8,7 @@ import hashlib
 import json
 from typing import Any
 
+from bot.agent.prompt import system_blocks
 from policy.document import Policy
 
 
@@ -30,3 +31,34 @@ def request_versions(
         "tools": digest(tools),
         "policy": policy_digest(policy),
     }
+
+
+class RequestStamp:
+    """`system_blocks` and `request_versions` for the policy in force, worked out once per
+    policy document instead of on every step: dumping and hashing a policy costs milliseconds,
+    and a reload replaces the document (never edits it), so the object's identity says when
+    to work them out again. Thread-safe: the memo is replaced whole."""
+
+    def __init__(self, model: str, tools: list[dict[str, Any]]) -> None:
+        self.model = model
+        self._tools = digest(tools)
+        self._memo: tuple[Policy, list[dict[str, Any]], dict[str, str]] | None = None
+
+    def _for(self, policy: Policy) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        memo = self._memo
+        if memo is None or memo[0] is not policy:
+            system = system_blocks(policy)
+            versions = {
+                "model": self.model,
+                "system_prompt": digest(system),
+                "tools": self._tools,
+                "policy": policy_digest(policy),
+            }
+            memo = self._memo = (policy, system, versions)
+        return memo[1], memo[2]
+
+    def system(self, policy: Policy) -> list[dict[str, Any]]:
+        return self._for(policy)[0]
+
+    def versions(self, policy: Policy) -> dict[str, str]:
+        return dict(self._for(policy)[1])

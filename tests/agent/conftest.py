@@ -89,12 +89,12 @@ class Kit:
             "retry", RetryPolicy(attempts=4, base_seconds=0.01, max_seconds=0.2)
         )
 
-    def agent(self) -> AgentHandler:
+    def agent(self, cls: type[AgentHandler] = AgentHandler) -> AgentHandler:
         clients = Clients(vault=self.vault, kubernetes=self.kube, http=self.http, logs=self.logs)
         model = AnthropicModel(
             api_key=self.api_key, base_url=self.emulator.url, timeout=self.timeout
         )
-        agent = AgentHandler(
+        agent = cls(
             AgentConfig(
                 model="claude-sonnet-5-5",
                 max_tokens=1024,

@@ -77,3 +77,27 @@ def test_only_available_results_are_plotted(tmp_path: Path) -> None:
     written = _plots().plot_all(results, tmp_path / "out")
 
     assert [p.name for p in written] == ["storage_growth.png"]
+
+
+def test_agent_step_cost_plotted_with_every_series(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+
+    def runs(base: float, growth: float) -> list[dict[str, object]]:
+        return [{"steps": k, "cpu_ms_per_step": base + growth * k} for k in (10, 40, 100, 250)]
+
+    doc = {
+        "machine": {"cpus": 2, "load": 3.0},
+        "database": "sqlite",
+        "runs": runs(7.0, 0.01),
+        "series": [
+            {"label": "after", "runs": runs(7.0, 0.01)},
+            {"label": "before", "runs": runs(20.0, 0.12)},
+        ],
+    }
+    (results / "agent_steps.json").write_text(json.dumps(doc))
+
+    [written] = _plots().plot_all(results, tmp_path / "docs")
+
+    assert written.name == "agent_step_cost.png"
+    assert written.read_bytes()[:8] == PNG
