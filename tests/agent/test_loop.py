@@ -94,12 +94,13 @@ def test_resume_after_a_crash_at_any_boundary_repeats_nothing_recorded(
 
 def _comparable(handoff: dict[str, Any]) -> dict[str, Any]:
     """A handoff without what differs between two jobs: ids (tool_use ids derive from the job
-    id) and the score (the other job is history to it)."""
+    id), the score (the other job is history to it) and the cost (the emulator's prompt cache is
+    shared, so whichever job ran first paid for the cache writes)."""
     facts = [
         {**f, "evidence": [{**c, "tool_use_id": None} for c in f["evidence"]]}
         for f in handoff["confirmed"]
     ]
-    return handoff | dict.fromkeys({"job_id", "replay", "score"}) | {"confirmed": facts}
+    return handoff | dict.fromkeys({"job_id", "replay", "score", "cost_usd"}) | {"confirmed": facts}
 
 
 def test_a_step_in_flight_at_the_crash_is_the_only_repeat(kit: Kit) -> None:
