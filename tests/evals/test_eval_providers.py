@@ -23,7 +23,7 @@ def test_a_scripted_case_scores_on_each_cloud_provider(provider: str, tmp_path: 
     assert run.error is None and run.score is not None
     assert run.score.total == 100
     # the kept store says which provider and model answered every step
-    (db,) = tmp_path.glob("steadfast-eval-healthy-*/eval.db")
+    (db,) = tmp_path.glob("steadfast-eval-*/eval.db")
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT data FROM job_events WHERE kind = 'model_response'").fetchall()
     answered = {(json.loads(d)["provider"], json.loads(d)["model"]) for (d,) in rows}

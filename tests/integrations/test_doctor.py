@@ -63,7 +63,9 @@ def test_doctor_json_reports_every_dependency(
         "kubernetes",
         "http:platform",
         "logs:loki",
+        "paging",
     }
+    assert "no route pages" in deps["paging"]["detail"]
     assert deps["runner"]["detail"].split()[0] in ("bwrap", "plain")
     assert report["healthy"] and all(d["healthy"] for d in deps.values())
     assert "token TTL" in deps["vault"]["auth"]
