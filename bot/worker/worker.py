@@ -124,19 +124,23 @@ class Worker:
                     next_reap = time.monotonic() + self.reap_interval
                 if not self._slots.acquire(timeout=self.poll):
                     continue
-                claimed = self._claim()
-                if claimed is None:
+                idle = 1
+                while idle < self.concurrency and self._slots.acquire(blocking=False):
+                    idle += 1
+                claimed = self._claim(idle)
+                for _ in range(idle - len(claimed)):
                     self._slots.release()
+                if not claimed:
                     if until_idle and not self.held():
                         break
                     wait = max(0.0, min(self.poll, next_reap - time.monotonic()))
                     self.store.wait_for_work(wait)
                     continue
-                job, lease, history = claimed
-                run = Run(job=job, lease=lease, history=history)
-                with self._runs_lock:
-                    self._runs[job.id] = run
-                pool.submit(self._run_job, run)
+                for job, lease, history in claimed:
+                    run = Run(job=job, lease=lease, history=history)
+                    with self._runs_lock:
+                        self._runs[job.id] = run
+                    pool.submit(self._run_job, run)
         finally:
             self._stopping.set()
             pool.shutdown(wait=True)
@@ -144,15 +148,16 @@ class Worker:
             beat.join()
             log.info("worker %s stopped", self.name)
 
-    def _claim(self) -> tuple[Job, Lease, list[Event]] | None:
+    def _claim(self, idle: int) -> list[tuple[Job, Lease, list[Event]]]:
+        """Up to one job per idle slot, in one claim (one round trip on PostgreSQL)."""
         try:
-            claimed = self.store.claim_with_history(self.name, lease_ttl=self.lease_ttl)
+            claimed = self.store.claim_batch(self.name, lease_ttl=self.lease_ttl, limit=idle)
         except StoreError as exc:
             log.warning("claim failed, will retry: %s", exc)
             self._stopping.wait(self.poll)
-            return None
-        if claimed is not None and self.metrics is not None:
-            self.metrics.claims.inc()
+            return []
+        if claimed and self.metrics is not None:
+            self.metrics.claims.inc(len(claimed))
         return claimed
 
     def _reap(self) -> None:
