@@ -17,7 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from bot.model import Event, JobStatus
+from bot.model import TERMINAL, Event, Job, JobStatus, Lease
+from bot.store import transitions
+from bot.store.rows import job_from_row
 from bot.store.schema import UTCDateTime, job_events, jobs, outbox, seen_signatures
 from bot.store.wakeup import CHANNEL
 
@@ -25,16 +27,23 @@ Q, R = JobStatus.QUEUED.value, JobStatus.RUNNING.value
 JSONB = postgresql.JSONB()
 _T = UTCDateTime()
 
-# Up to :b_limit oldest queued jobs, each: running, attempts+1, fence+1, lease set, and its
-# `status_changed` + `claimed` (+ `resumed` when it was claimed before) events; returns each
-# job's row and its whole event log (the rows already there, plus the ones written here, which
-# this statement's snapshot cannot read back from the table).
-CLAIM = (
-    sa.text(
-        f"""
-WITH picked AS (
+_COLS = [c.name for c in jobs.c]
+
+
+def _cols(alias: str) -> str:
+    # listed, not `*`: the result is typed by position against `jobs.c`
+    return ", ".join(f"{alias}.{c}" for c in _COLS)
+
+
+def _claim_ctes(only_if: str = "") -> str:
+    """The CTEs `picked`, `claimed`, `fresh`, `written` of a claim of up to :b_limit oldest
+    queued jobs, each: running, attempts+1, fence+1, lease set, and its `status_changed` +
+    `claimed` (+ `resumed` when it was claimed before) events. `only_if`: an extra condition
+    on claiming at all."""
+    return f"""
+picked AS (
     SELECT id FROM jobs
-    WHERE status = '{Q}'
+    WHERE status = '{Q}' {only_if}
     ORDER BY created_at, id
     LIMIT :b_limit
     FOR UPDATE SKIP LOCKED
@@ -52,7 +61,7 @@ WITH picked AS (
         event_seq = j.event_seq + CASE WHEN j.fence > 0 THEN 3 ELSE 2 END
     FROM picked
     WHERE j.id = picked.id AND j.status = '{Q}'
-    RETURNING j.*
+    RETURNING {_cols("j")}
 ), fresh AS (
     SELECT c.id AS job_id, c.event_seq - e.back AS seq, e.kind, e.data
     FROM claimed AS c
@@ -72,8 +81,13 @@ WITH picked AS (
     INSERT INTO job_events (job_id, seq, at, kind, data)
     SELECT job_id, seq, :b_now, kind, data FROM fresh
     RETURNING job_id, seq, at, kind, data
-)
-SELECT c.*, (
+)"""
+
+
+# Each claimed job's row and its whole event log: the rows already there plus the ones
+# `written` here, which this statement's snapshot cannot read back from the table.
+_CLAIMED_ROWS = f"""
+SELECT 'claimed' AS part, {_cols("c")}, (
     SELECT jsonb_agg(
         jsonb_build_object('seq', h.seq, 'at', h.at, 'kind', h.kind, 'data', h.data)
         ORDER BY h.seq)
@@ -83,17 +97,80 @@ SELECT c.*, (
         SELECT seq, at, kind, data FROM written WHERE written.job_id = c.id
     ) AS h
 ) AS history
-FROM claimed AS c
-ORDER BY c.created_at, c.id
-"""
-    )
-    .bindparams(sa.bindparam("b_now", type_=_T), sa.bindparam("b_exp", type_=_T))
-    .columns(*jobs.c, sa.column("history", JSONB))
+FROM claimed AS c"""
+
+# A worker's job leaves running for :b_status (never queued: see `Store.finish`), fenced by
+# its lease, with its `status_changed` event: `transitions.leave_running_values` as SQL. A NULL
+# parameter leaves its column as it was, as an absent key does there.
+_LEAVE_RUNNING_CTES = f"""
+moved AS (
+    UPDATE jobs SET
+        status = :b_status,
+        lease_owner = NULL,
+        lease_expires_at = NULL,
+        control = NULL,
+        verdict = coalesce(:b_verdict, verdict),
+        error_kind = coalesce(:b_error_kind, error_kind),
+        error_message = CASE WHEN :b_error_kind IS NULL THEN error_message
+                             ELSE :b_error_message END,
+        error_retryable = CASE WHEN :b_error_kind IS NULL THEN error_retryable
+                               ELSE :b_error_retryable END,
+        finished_at = coalesce(:b_finished, finished_at),
+        attempts = attempts - :b_give_back,
+        updated_at = :b_now,
+        last_event_at = :b_now,
+        event_seq = event_seq + 1
+    WHERE id = :b_id AND fence = :b_fence AND lease_owner = :b_lease_owner
+      AND status = '{R}'
+    RETURNING {", ".join(_COLS)}
+), logged AS (
+    INSERT INTO job_events (job_id, seq, at, kind, data)
+    SELECT id, event_seq, :b_now, 'status_changed', :b_event FROM moved
+)"""
+
+_PARAMS = (
+    sa.bindparam("b_now", type_=_T),
+    sa.bindparam("b_exp", type_=_T),
+    sa.bindparam("b_finished", type_=_T),
+    sa.bindparam("b_event", type_=JSONB),
+    sa.bindparam("b_status", type_=sa.String()),
+    sa.bindparam("b_verdict", type_=sa.String()),
+    sa.bindparam("b_error_kind", type_=sa.String()),
+    sa.bindparam("b_error_message", type_=sa.Text()),
+    sa.bindparam("b_error_retryable", type_=sa.Boolean()),
+    sa.bindparam("b_give_back", type_=sa.Integer()),
 )
+_RESULT = (sa.column("part", sa.Text), *jobs.c, sa.column("history", JSONB))
+
+
+def _statement(sql: str) -> sa.TextClause:
+    used = [b for b in _PARAMS if f":{b.key}" in sql]
+    return sa.text(sql).bindparams(*used)
+
+
+# Claim up to :b_limit jobs (`Store.claim_batch`): one row per job, part 'claimed'.
+# Params: b_limit, b_owner, b_now, b_exp, b_exp_text (b_exp as the `claimed` event shows it).
+CLAIM = _statement(f"WITH {_claim_ctes()}{_CLAIMED_ROWS}").columns(*_RESULT)
+
+# `Store.finish` to anything but queued. No row back: the lease is lost, nothing written.
+# Params: b_id, b_fence, b_lease_owner (the lease), b_status, b_verdict, b_error_kind,
+# b_error_message, b_error_retryable, b_finished, b_give_back (None: unchanged), b_now, b_event.
+LEAVE_RUNNING = _statement(
+    f"WITH {_LEAVE_RUNNING_CTES}\nSELECT 'finished' AS part, {_cols('moved')}, NULL AS history"
+    " FROM moved"
+).columns(*_RESULT)
+
+# Both in one statement (`Store.finish_and_claim`): the 'finished' row, then a row per job
+# claimed; nothing is claimed (or written) when the lease was lost.
+FINISH_AND_CLAIM = _statement(
+    f"WITH {_LEAVE_RUNNING_CTES}, {_claim_ctes('AND EXISTS (SELECT 1 FROM moved)')}\n"
+    f"SELECT 'finished' AS part, {_cols('moved')}, NULL AS history FROM moved\n"
+    f"UNION ALL{_CLAIMED_ROWS}"
+).columns(*_RESULT)
 
 
 def history_from_json(job_id: str, history: list[dict[str, Any]] | None) -> list[Event]:
-    """The `history` column of `CLAIM` as events (`at` arrives as ISO 8601 text)."""
+    """The `history` column of a claimed row as events (`at` arrives as ISO 8601 text)."""
     return [
         Event(
             job_id=job_id,
@@ -106,33 +183,58 @@ def history_from_json(job_id: str, history: list[dict[str, Any]] | None) -> list
     ]
 
 
-def _events_from(rows: sa.CTE, offset: int) -> sa.Select[Any]:
-    """(job_id, seq, at, kind, data) for the events in the JSON list `:b_events`
-    (`[{"kind": .., "data": ..}, ..]`), numbered after `rows.event_seq - offset`."""
-    listed = (
-        sa.func.jsonb_array_elements(sa.bindparam("b_events", type_=JSONB))
-        .table_valued(sa.column("value", JSONB), with_ordinality="ord")
-        .render_derived(name="listed")
-    )
-    return sa.select(
-        rows.c.id,
-        rows.c.event_seq - offset + listed.c.ord,
-        sa.bindparam("b_at", type_=_T),
-        listed.c.value["kind"].astext,
-        listed.c.value["data"],
-    ).select_from(rows.join(listed, sa.true()))
+def claim_params(owner: str, limit: int, now: datetime, expires: datetime) -> dict[str, Any]:
+    return {
+        "b_limit": limit,
+        "b_owner": owner,
+        "b_now": now,
+        "b_exp": expires,
+        "b_exp_text": expires.isoformat(),  # as the `claimed` event has always shown it
+    }
+
+
+def leave_params(
+    lease: Lease,
+    status: JobStatus,
+    verdict: str | None,
+    error: dict[str, Any] | None,
+    event: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    values = transitions.leave_running_values(status, verdict, error)
+    return {
+        "b_id": lease.job_id,
+        "b_fence": lease.fence,
+        "b_lease_owner": lease.owner,
+        "b_status": values["status"],
+        "b_verdict": values.get("verdict"),
+        "b_error_kind": values.get("error_kind"),
+        "b_error_message": values.get("error_message"),
+        "b_error_retryable": values.get("error_retryable"),
+        "b_finished": now if status in TERMINAL else None,
+        "b_give_back": 1 if status in transitions.GIVES_BACK_ATTEMPT else 0,
+        "b_now": now,
+        "b_event": event,
+    }
+
+
+def split_rows(
+    rows: list[sa.Row[Any]], owner: str, expires: datetime
+) -> tuple[Job | None, list[tuple[Job, Lease, list[Event]]]]:
+    """(the finished job, if a row says so; the claimed jobs with their leases and logs)."""
+    finished = None
+    claimed = []
+    for row in rows:
+        job = job_from_row(row)
+        if row.part == "finished":
+            finished = job
+            continue
+        lease = Lease(job_id=job.id, fence=job.fence, owner=owner, expires_at=expires)
+        claimed.append((job, lease, history_from_json(job.id, row.history)))
+    return finished, claimed
 
 
 _EVENT_COLUMNS = ["job_id", "seq", "at", "kind", "data"]
-
-
-def write_status(update: sa.Update, count: int) -> sa.Select[Any]:
-    """`update` (a job row change bumping `event_seq` by `count`, with RETURNING) and the
-    insert of its `count` events, as one statement returning the changed row (none: the
-    UPDATE's WHERE matched nothing, and nothing was written). Params: b_events, b_at."""
-    moved = update.cte("moved")
-    logged = sa.insert(job_events).from_select(_EVENT_COLUMNS, _events_from(moved, count))
-    return sa.select(moved).add_cte(logged.cte("logged"))
 
 
 _NEW_JOB_COLUMNS = (
@@ -157,6 +259,9 @@ _NEW_JOB_COLUMNS = (
 )
 
 
+_OUTBOX_COLUMNS = "key job_id purpose method payload state attempts created_at updated_at".split()
+
+
 def _submit() -> sa.Select[Any]:
     new = (
         postgresql.insert(jobs)
@@ -178,8 +283,7 @@ def _submit() -> sa.Select[Any]:
     queued_posts = (
         postgresql.insert(outbox)
         .from_select(
-            ["key", "job_id", "purpose", "method", "payload", "state", "attempts"]
-            + ["created_at", "updated_at"],
+            _OUTBOX_COLUMNS,
             sa.select(
                 posts.c.key,
                 new.c.id,

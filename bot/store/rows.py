@@ -15,7 +15,7 @@ def job_from_row(row: sa.Row[Any]) -> Job:
     return job_from_mapping(row._mapping)
 
 
-def job_from_mapping(m: Mapping[str, Any]) -> Job:
+def job_from_mapping(m: Mapping[str, Any] | sa.RowMapping) -> Job:
     """A `Job` from the `jobs` columns by name (a row, or the values of one being written)."""
     error = None
     if m["error_kind"] is not None:

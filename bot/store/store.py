@@ -326,19 +326,24 @@ class Store:
             return []
         if self.is_postgres:
             return self._claim_one_statement(owner, lease_ttl, limit)
-        out: list[tuple[Job, Lease, list[Event]]] = []
         with self._write() as conn:
-            for _ in range(limit):
-                claimed = self._claim(conn, owner, lease_ttl)
-                if claimed is None:
-                    break
-                job, lease = claimed
-                rows = conn.execute(
-                    sa.select(job_events)
-                    .where(job_events.c.job_id == job.id)
-                    .order_by(job_events.c.seq)
-                )
-                out.append((job, lease, [event_from_row(r) for r in rows]))
+            return self._claim_sqlite(conn, owner, lease_ttl, limit)
+
+    def _claim_sqlite(
+        self, conn: sa.Connection, owner: str, lease_ttl: float, limit: int
+    ) -> list[tuple[Job, Lease, list[Event]]]:
+        out: list[tuple[Job, Lease, list[Event]]] = []
+        for _ in range(limit):
+            claimed = self._claim(conn, owner, lease_ttl)
+            if claimed is None:
+                break
+            job, lease = claimed
+            rows = conn.execute(
+                sa.select(job_events)
+                .where(job_events.c.job_id == job.id)
+                .order_by(job_events.c.seq)
+            )
+            out.append((job, lease, [event_from_row(r) for r in rows]))
         return out
 
     def _claim_one_statement(
@@ -346,21 +351,11 @@ class Store:
     ) -> list[tuple[Job, Lease, list[Event]]]:
         now = utcnow()
         expires = now + timedelta(seconds=lease_ttl)
-        params = {
-            "b_limit": limit,
-            "b_owner": owner,
-            "b_now": now,
-            "b_exp": expires,
-            "b_exp_text": expires.isoformat(),
-        }
         with self._one_statement() as conn:
-            rows = conn.execute(one_trip.CLAIM, params).all()
-        out = []
-        for row in rows:
-            job = job_from_row(row)
-            lease = Lease(job_id=job.id, fence=job.fence, owner=owner, expires_at=expires)
-            out.append((job, lease, one_trip.history_from_json(job.id, row.history)))
-        return out
+            rows = conn.execute(
+                one_trip.CLAIM, one_trip.claim_params(owner, limit, now, expires)
+            ).all()
+        return one_trip.split_rows(list(rows), owner, expires)[1]
 
     def _claim(self, conn: sa.Connection, owner: str, lease_ttl: float) -> tuple[Job, Lease] | None:
         now = utcnow()
@@ -414,9 +409,7 @@ class Store:
             raise LeaseLost(lease.job_id, lease.fence)
         return Lease(job_id=lease.job_id, fence=lease.fence, owner=lease.owner, expires_at=expires)
 
-    def append(
-        self, lease: Lease, kind: EventKind, data: dict[str, Any] | None = None
-    ) -> Event:
+    def append(self, lease: Lease, kind: EventKind, data: dict[str, Any] | None = None) -> Event:
         """Fenced append, committed on return. Raises LeaseLost."""
         now = utcnow()
         data = {} if data is None else data
@@ -467,28 +460,20 @@ class Store:
         if status == JobStatus.RUNNING:
             raise ValueError("finish() leaves running; pass the status the job moves to")
         now = utcnow()
-        data: dict[str, Any] = {"from": R, "to": status.value, "by": lease.owner}
-        for k, v in (("reason", reason), ("verdict", verdict), ("error", error)):
-            if v is not None:
-                data[k] = v
+        data = self._finish_event(lease, status, verdict, error, reason)
+        if status != JobStatus.QUEUED:
+            if self.is_postgres:
+                params = one_trip.leave_params(lease, status, verdict, error, data, now)
+                with self._one_statement() as conn:
+                    rows = conn.execute(one_trip.LEAVE_RUNNING, params).all()
+                finished, _ = one_trip.split_rows(list(rows), lease.owner, now)
+            else:
+                with self._write() as conn:
+                    finished = self._leave_running(conn, lease, status, verdict, error, data, now)
+            if finished is None:
+                raise LeaseLost(lease.job_id, lease.fence)
+            return finished
         try:
-            if status != JobStatus.QUEUED:
-                # One fenced UPDATE ... RETURNING plus the event insert: the common path, on
-                # PostgreSQL one statement in one round trip.
-                values = transitions.leave_running_values(status, verdict, error)
-                if status in transitions.GIVES_BACK_ATTEMPT:
-                    values["attempts"] = jobs.c.attempts - 1  # running: at least 1
-                with self._one_statement() if self.is_postgres else self._write() as conn:
-                    new, _ = transitions.write_status(
-                        conn,
-                        lease.job_id,
-                        values,
-                        now,
-                        [data],
-                        guard=self._fenced(lease),
-                        one_statement=self.is_postgres,
-                    )
-                return new
             with self._write() as conn:
                 row = conn.execute(
                     sa.select(jobs.c.control, jobs.c.attempts)
@@ -511,6 +496,80 @@ class Store:
             raise LeaseLost(lease.job_id, lease.fence) from None
         if status == JobStatus.QUEUED:
             self._wakeup.poke()
+        return new
+
+    def finish_and_claim(
+        self,
+        lease: Lease,
+        status: JobStatus,
+        *,
+        verdict: str | None = None,
+        error: dict[str, Any] | None = None,
+        reason: str | None = None,
+        lease_ttl: float,
+        limit: int = 1,
+    ) -> tuple[Job, list[tuple[Job, Lease, list[Event]]]]:
+        """`finish` (to any status but queued), then `claim_batch` for the same owner, in one
+        transaction (on PostgreSQL one statement, one round trip): a worker thread whose job
+        just ended takes its next one at once. Raises LeaseLost, and then claims nothing."""
+        status = JobStatus(status)
+        if status in (JobStatus.RUNNING, JobStatus.QUEUED):
+            raise ValueError("finish_and_claim() ends a run; release to queued with finish()")
+        now = utcnow()
+        expires = now + timedelta(seconds=lease_ttl)
+        data = self._finish_event(lease, status, verdict, error, reason)
+        if self.is_postgres:
+            params = one_trip.leave_params(lease, status, verdict, error, data, now)
+            params |= one_trip.claim_params(lease.owner, limit, now, expires)
+            with self._one_statement() as conn:
+                rows = conn.execute(one_trip.FINISH_AND_CLAIM, params).all()
+            finished, claimed = one_trip.split_rows(list(rows), lease.owner, expires)
+        else:
+            with self._write() as conn:
+                finished = self._leave_running(conn, lease, status, verdict, error, data, now)
+                claimed = (
+                    []
+                    if finished is None
+                    else self._claim_sqlite(conn, lease.owner, lease_ttl, limit)
+                )
+        if finished is None:
+            raise LeaseLost(lease.job_id, lease.fence)
+        return finished, claimed
+
+    @staticmethod
+    def _finish_event(
+        lease: Lease,
+        status: JobStatus,
+        verdict: str | None,
+        error: dict[str, Any] | None,
+        reason: str | None,
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {"from": R, "to": status.value, "by": lease.owner}
+        for k, v in (("reason", reason), ("verdict", verdict), ("error", error)):
+            if v is not None:
+                data[k] = v
+        return data
+
+    def _leave_running(
+        self,
+        conn: sa.Connection,
+        lease: Lease,
+        status: JobStatus,
+        verdict: str | None,
+        error: dict[str, Any] | None,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> Job | None:
+        """SQLite: one fenced UPDATE ... RETURNING plus the event insert. None: lease lost."""
+        values = transitions.leave_running_values(status, verdict, error)
+        if status in transitions.GIVES_BACK_ATTEMPT:
+            values["attempts"] = jobs.c.attempts - 1  # running: at least 1
+        try:
+            new, _ = transitions.write_status(
+                conn, lease.job_id, values, now, [data], guard=self._fenced(lease)
+            )
+        except LeaseLost:
+            return None
         return new
 
     def reap(self, *, now: datetime | None = None) -> list[str]:

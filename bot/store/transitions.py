@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from bot.errors import IllegalTransition, JobNotFound, LeaseLost
 from bot.model import TERMINAL, Event, Job, JobStatus, OperatorAction
-from bot.store import one_trip
 from bot.store.rows import job_from_row
 from bot.store.schema import job_events, jobs
 
@@ -43,18 +42,16 @@ def write_status(
     *,
     first: tuple[str, dict[str, Any]] | None = None,
     guard: sa.ColumnElement[bool] | None = None,
-    one_statement: bool = False,
 ) -> tuple[Job, list[Event]]:
     """Apply `values` to the job and append `first` (if any) then one `status_changed` per
     entry of `changes`, with seqs taken from `event_seq` under the row lock this UPDATE takes.
     With `guard` (the lease check), a job that fails it raises LeaseLost and nothing is
-    written. `one_statement` (PostgreSQL): the change and its events go as one statement
-    (`one_trip.write_status`), for an autocommit connection."""
+    written."""
     kinds = ([first] if first else []) + [("status_changed", c) for c in changes]
     values = dict(values)
     if values.get("status") in {s.value for s in TERMINAL}:
         values.setdefault("finished_at", now)
-    update = (
+    row = conn.execute(
         sa.update(jobs)
         .where(jobs.c.id == job_id if guard is None else guard)
         .values(
@@ -64,14 +61,7 @@ def write_status(
             event_seq=jobs.c.event_seq + len(kinds),
         )
         .returning(*jobs.c)
-    )
-    if one_statement and kinds:
-        listed = [{"kind": k, "data": d} for k, d in kinds]
-        row = conn.execute(
-            one_trip.write_status(update, len(kinds)), {"b_events": listed, "b_at": now}
-        ).one_or_none()
-    else:
-        row = conn.execute(update).one_or_none()
+    ).one_or_none()
     if row is None:
         if guard is None:
             raise JobNotFound(job_id)
@@ -82,7 +72,7 @@ def write_status(
         Event(job_id=job_id, seq=start + i, at=now, kind=k, data=d)
         for i, (k, d) in enumerate(kinds)
     ]
-    if written and not one_statement:
+    if written:
         conn.execute(
             sa.insert(job_events),
             [
