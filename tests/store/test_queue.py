@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from bot.errors import LeaseLost, StoreError
 from bot.model import Job, JobStatus, OutboxPost, Ticket
 from bot.store import Store
 from bot.store.schema import job_events
+from bot.store.store import utcnow
 
 pytestmark = pytest.mark.db
 
@@ -139,10 +141,6 @@ def test_finish_and_claim_ends_one_run_and_starts_the_next(store: Store) -> None
 
 
 def test_finish_and_claim_with_a_lost_lease_writes_and_claims_nothing(store: Store) -> None:
-    from datetime import timedelta
-
-    from bot.store.store import utcnow
-
     job, _ = store.submit(Ticket("a"))
     waiting, _ = store.submit(Ticket("b"))
     _, old = store.claim("old", lease_ttl=0.01) or pytest.fail("nothing claimed")
@@ -156,7 +154,7 @@ def test_finish_and_claim_with_a_lost_lease_writes_and_claims_nothing(store: Sto
 
 
 def test_finish_and_claim_gives_back_the_attempt_of_a_clean_stop(store: Store) -> None:
-    job, _ = store.submit(Ticket("a"))
+    store.submit(Ticket("a"))
     _, lease = store.claim("w", lease_ttl=30) or pytest.fail("nothing claimed")
     done, _ = store.finish_and_claim(lease, JobStatus.WAITING_HUMAN, lease_ttl=30)
     assert (done.status, done.attempts, done.finished_at) == (JobStatus.WAITING_HUMAN, 0, None)
@@ -174,7 +172,7 @@ def test_chained_finish_and_claim_runs_every_job_once(database_url: str, store: 
         try:
             claimed = s.claim_batch(f"w{n}", lease_ttl=30, limit=1)
             while claimed:
-                job, lease, _ = claimed[0]
+                _, lease, _ = claimed[0]
                 done, claimed = s.finish_and_claim(lease, JobStatus.SUCCEEDED, lease_ttl=30)
                 with lock:
                     finished.append(done.id)
