@@ -17,10 +17,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from bot.model import TERMINAL, Event, Job, JobStatus, Lease
+from bot.model import TERMINAL, Event, Job, JobStatus, Lease, OutboxState
 from bot.store import transitions
 from bot.store.rows import job_from_row
-from bot.store.schema import UTCDateTime, job_events, jobs, outbox, seen_signatures
+from bot.store.schema import (
+    UTCDateTime,
+    job_events,
+    jobs,
+    leader_leases,
+    outbox,
+    seen_signatures,
+)
 from bot.store.wakeup import CHANNEL
 
 Q, R = JobStatus.QUEUED.value, JobStatus.RUNNING.value
@@ -345,3 +352,64 @@ def _remember() -> sa.Select[Any]:
 # Record a Slack request signature until b_exp; a row back means it was not seen (unexpired)
 # before. Params: b_sig, b_exp, b_now.
 REMEMBER_SIGNATURE = _remember()
+
+
+def _mark() -> tuple[sa.Update, sa.Select[Any]]:
+    # `outbox_ops.mark` as one prebuilt statement: a NULL ts, channel or error leaves the
+    # column as it was, as there.
+    b_now = sa.bindparam("b_now", type_=_T)
+    values = {
+        "state": sa.bindparam("b_state", type_=sa.String()),
+        "updated_at": b_now,
+        "not_before": sa.bindparam("b_not_before", type_=_T),
+        "attempts": outbox.c.attempts + sa.bindparam("b_bump", type_=sa.Integer()),
+        "ts": sa.func.coalesce(sa.bindparam("b_ts", type_=sa.String()), outbox.c.ts),
+        "channel": sa.func.coalesce(sa.bindparam("b_channel", type_=sa.String()), outbox.c.channel),
+        "last_error": sa.func.coalesce(
+            sa.bindparam("b_error", type_=sa.Text()), outbox.c.last_error
+        ),
+    }
+    mark = sa.update(outbox).where(outbox.c.key == sa.bindparam("b_key")).values(values)
+    # `leases.check` in the same statement: the sender lease's row is share-locked until this
+    # commits, so a new holder's takeover waits for the write; a lost lease writes nothing.
+    held = (
+        sa.select(leader_leases.c.token)
+        .where(
+            leader_leases.c.name == sa.bindparam("b_name"),
+            leader_leases.c.holder == sa.bindparam("b_holder"),
+            leader_leases.c.token == sa.bindparam("b_token"),
+            leader_leases.c.expires_at > b_now,
+        )
+        .with_for_update(read=True)
+        .cte("held")
+    )
+    fenced = mark.where(sa.exists(sa.select(held.c.token))).cte("marked")
+    return mark, sa.select(sa.func.count()).select_from(held).add_cte(fenced)
+
+
+def mark_params(
+    key: str,
+    state: str,
+    ts: str | None,
+    channel: str | None,
+    not_before: datetime | None,
+    error: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    state = OutboxState(state).value
+    return {
+        "b_key": key,
+        "b_state": state,
+        "b_now": now,
+        "b_not_before": not_before,
+        "b_bump": 1 if state == OutboxState.SENDING.value else 0,
+        "b_ts": ts,
+        "b_channel": channel,
+        "b_error": error,
+    }
+
+
+# Move an outbox row along (`Store.outbox_mark`). Params: mark_params().
+# MARK_FENCED also takes b_name, b_holder, b_token (the sender lease) and returns one row, 0
+# when the lease no longer holds (and nothing was written).
+MARK, MARK_FENCED = _mark()

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.errors import JobNotFound, LeaseLost, StoreError
+from bot.errors import JobNotFound, LeadershipLost, LeaseLost, StoreError
 from bot.model import (
     TERMINAL,
     Event,
@@ -128,7 +128,10 @@ class Store:
 
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
-        with self._errors(), self.engine.connect() as conn:
+        # PostgreSQL: autocommit, no BEGIN/ROLLBACK round trips. Under READ COMMITTED (ours)
+        # each statement takes its own snapshot inside a transaction too, so reads see the same.
+        engine = self._autocommit if self.is_postgres else self.engine
+        with self._errors(), engine.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
             yield conn
 
@@ -703,8 +706,22 @@ class Store:
     ) -> None:
         """Move a row along. With `leader`, fenced: raises LeadershipLost (writing nothing)
         unless that sender lease still holds."""
+        now = utcnow()
+        if self.is_postgres:  # twice per Slack post: one round trip each
+            params = one_trip.mark_params(key, state, ts, channel, not_before, error, now)
+            with self._one_statement() as conn:
+                if leader is None:
+                    conn.execute(one_trip.MARK, params)
+                    return
+                params |= {
+                    "b_name": leader.name,
+                    "b_holder": leader.holder,
+                    "b_token": leader.token,
+                }
+                if not conn.execute(one_trip.MARK_FENCED, params).scalar():
+                    raise LeadershipLost(leader.name, leader.holder, leader.token)
+            return
         with self._write() as conn:
-            now = utcnow()
             if leader is not None:
                 leases.check(conn, leader, now)
             outbox_ops.mark(conn, key, state, ts, channel, not_before, error, now)
