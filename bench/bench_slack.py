@@ -70,6 +70,16 @@ def _stop(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
         proc.wait(30)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc; NaN elsewhere). Unlike the acks,
+    this barely moves with the machine's load: the bot's own cost per mention."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(args: argparse.Namespace, stack: ExitStack) -> None:
     """One run; every process it starts is stopped through `stack`, whatever happens."""
     tmp = stack.enter_context(tempfile.TemporaryDirectory())
@@ -154,6 +164,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> None:
             if not ok:
                 failures.append(str(response))
 
+    cpu_before = _cpu_seconds(bot.pid)
     before = sum(store.counts_by_status().values())  # a reused database keeps older jobs
     pool = ThreadPoolExecutor(args.senders)
     begin = time.perf_counter()
@@ -174,6 +185,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> None:
             break
         time.sleep(0.2)
     drained_at = time.perf_counter() - begin
+    bot_cpu = _cpu_seconds(bot.pid) - cpu_before
 
     ms = [v * 1000 for v in latencies]
     rows = [
@@ -188,6 +200,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> None:
         ("jobs created", f"{jobs}"),
         ("all jobs in by (s)", f"{drained_at:.1f}"),
         ("lost", f"{total - jobs}"),
+        ("bot CPU per mention (ms)", f"{bot_cpu / total * 1000:.2f}"),
         ("database", url.split(":")[0]),
     ]
     width = max(len(k) for k, _ in rows)
