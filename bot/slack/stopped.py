@@ -137,6 +137,8 @@ class StoppedJobs:
     def _resumed(self, job: Job) -> int:
         """A resumed job's status message stops saying "Paused": once per resume (keyed on
         the operator action), put back the running status with who resumed it."""
+        if job.event_count < 2:
+            return 0  # only its ticket so far (a new mention): no operator action to read
         actions = self.store.events(job.id, kinds=[EventKind.OPERATOR_ACTION])
         last = actions[-1] if actions else None
         if last is None or last.data.get("action") != "resume" or last.data.get("from") != "paused":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,11 @@ from bot.model import ErrorInfo, Event, Job, JobStatus, OutboxMessage, OutboxSta
 
 
 def job_from_row(row: sa.Row[Any]) -> Job:
-    m = row._mapping
+    return job_from_mapping(row._mapping)
+
+
+def job_from_mapping(m: Mapping[str, Any] | sa.RowMapping) -> Job:
+    """A `Job` from the `jobs` columns by name (a row, or the values of one being written)."""
     error = None
     if m["error_kind"] is not None:
         error = ErrorInfo(

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.errors import JobNotFound, LeaseLost, StoreError
+from bot.errors import JobNotFound, LeadershipLost, LeaseLost, StoreError
 from bot.model import (
     TERMINAL,
     Event,
@@ -35,6 +35,7 @@ from bot.model import (
 from bot.store import (
     leases,
     migrate,
+    one_trip,
     outbox_ops,
     reads,
     replay,
@@ -46,6 +47,7 @@ from bot.store.engine import READ_ONLY, make_engine
 from bot.store.leases import LeaderLease
 from bot.store.rows import (
     event_from_row,
+    job_from_mapping,
     job_from_row,
     new_job_values,
     outbox_from_row,
@@ -72,6 +74,9 @@ class Store:
         self.engine = make_engine(url, pool_size=pool_size)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._wakeup = Wakeup(self.engine)
+        # PostgreSQL: hot-path transactions that are one statement (`one_trip`) run in
+        # autocommit, saving the BEGIN and COMMIT round trips; same pool.
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # SQLite has one writer at a time, and a connection that finds the write lock taken
         # sleeps in growing steps (up to 100 ms) before trying again. Threads of this process
         # queue here instead and get the lock the moment it is free; other processes still
@@ -116,8 +121,17 @@ class Store:
             yield conn
 
     @contextmanager
+    def _one_statement(self) -> Iterator[sa.Connection]:
+        """PostgreSQL only: a connection on which each statement is its own transaction."""
+        with self._errors(), self._autocommit.connect() as conn:
+            yield conn
+
+    @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
-        with self._errors(), self.engine.connect() as conn:
+        # PostgreSQL: autocommit, no BEGIN/ROLLBACK round trips. Under READ COMMITTED (ours)
+        # each statement takes its own snapshot inside a transaction too, so reads see the same.
+        engine = self._autocommit if self.is_postgres else self.engine
+        with self._errors(), engine.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
             yield conn
 
@@ -144,20 +158,66 @@ class Store:
         posts: Callable[[Job], Sequence[OutboxPost]] | None = None,
     ) -> tuple[Job, bool]:
         """Create a queued job with a `ticket_received` event; idempotent on `key`.
-        `posts` names the job's first outbox rows, committed with it. Returns (job, created)."""
+        `posts` names the job's first outbox rows, committed with it (it may be called for a
+        key that turns out to be taken; nothing it names is then written). Returns
+        (job, created)."""
         if not ticket.text.strip():
             raise StoreError("a ticket needs text: say what is wrong")
         # No look-up first: a new key is the common case, and the unique index settles a
         # redelivery (below) in the same round trip.
         now = utcnow()
         job_id = new_job_id()
+        values = new_job_values(ticket, job_id, key, self.max_attempts, now)
+        if self.is_postgres:
+            created = self._submit_one_statement(ticket, key, values, posts)
+        else:
+            created = self._submit_transaction(ticket, key, values, posts)
+        if created is None:
+            # The key exists (a redelivery, or a concurrent submit won the race): that is the job.
+            if key is not None and (existing := self.find_by_key(key)) is not None:
+                return existing, False
+            raise StoreError(f"submit of {key!r} wrote nothing and found no job with that key")
+        self._wakeup.poke()
+        return created, True
+
+    def _submit_one_statement(
+        self,
+        ticket: Ticket,
+        key: str | None,
+        values: dict[str, Any],
+        posts: Callable[[Job], Sequence[OutboxPost]] | None,
+    ) -> Job | None:
+        """PostgreSQL: job, event, outbox rows and the wake-up in one round trip. None: the
+        key was taken, nothing written."""
+        # The first posts are built from the job before it exists (its row is all known here),
+        # so they travel in the same statement; a failure to build them writes nothing.
+        job = job_from_mapping({c.name: None for c in jobs.c} | values)
+        rows = [
+            {"key": p.key, "method": p.method, "payload": p.payload, "purpose": p.purpose}
+            for p in (posts(job) if posts else ())
+        ]
+        previous = None
+        if ticket.parent_job_id:
+            with self._read() as conn:
+                previous = self._last_handoff(conn, ticket)
+        params = {f"j_{c}": values[c] for c in one_trip.NEW_JOB_COLUMNS}
+        params["b_data"] = ticket_event_data(ticket, key, previous)
+        params["b_posts"] = rows
+        with self._one_statement() as conn:
+            row = conn.execute(one_trip.SUBMIT, params).one_or_none()
+        return None if row is None else job_from_row(row)
+
+    def _submit_transaction(
+        self,
+        ticket: Ticket,
+        key: str | None,
+        values: dict[str, Any],
+        posts: Callable[[Job], Sequence[OutboxPost]] | None,
+    ) -> Job | None:
+        job_id, now = values["id"], values["created_at"]
         try:
             with self._write() as conn:
-                row = conn.execute(
-                    sa.insert(jobs)
-                    .values(**new_job_values(ticket, job_id, key, self.max_attempts, now))
-                    .returning(*jobs.c)
-                ).one()
+                row = conn.execute(sa.insert(jobs).values(**values).returning(*jobs.c)).one()
                 data = ticket_event_data(ticket, key, self._last_handoff(conn, ticket))
                 conn.execute(
                     sa.insert(job_events).values(
@@ -168,13 +228,10 @@ class Store:
                     outbox_ops.put(conn, post.key, post.method, post.payload, job_id, post.purpose)
                 self._notify(conn)
         except StoreError as exc:
-            # The key exists (a redelivery, or a concurrent submit won the race): that is the job.
             if key is not None and isinstance(exc.__cause__, sa.exc.IntegrityError):
-                if (existing := self.find_by_key(key)) is not None:
-                    return existing, False
+                return None
             raise
-        self._wakeup.poke()
-        return job_from_row(row), True
+        return job_from_row(row)
 
     def _last_handoff(self, conn: sa.Connection, ticket: Ticket) -> dict[str, Any] | None:
         if not ticket.parent_job_id:
@@ -269,26 +326,60 @@ class Store:
         """Take the oldest queued job: status running, attempts+1, fence+1, lease set,
         `claimed` event (and `resumed` when the job was claimed before). SKIP LOCKED on
         PostgreSQL; on SQLite the transaction holds the only write lock."""
-        with self._write() as conn:
-            claimed = self._claim(conn, owner, lease_ttl)
-        return None if claimed is None else claimed[:2]
+        claimed = self.claim_batch(owner, lease_ttl=lease_ttl, limit=1)
+        return (claimed[0][0], claimed[0][1]) if claimed else None
 
     def claim_with_history(
         self, owner: str, *, lease_ttl: float
     ) -> tuple[Job, Lease, list[Event]] | None:
         """`claim`, plus the job's whole event log read in the same transaction (what a worker
         hands its handler), saving a round trip per job."""
+        claimed = self.claim_batch(owner, lease_ttl=lease_ttl, limit=1)
+        return claimed[0] if claimed else None
+
+    def claim_batch(
+        self, owner: str, *, lease_ttl: float, limit: int
+    ) -> list[tuple[Job, Lease, list[Event]]]:
+        """Claim up to `limit` of the oldest queued jobs at once (a worker with that many idle
+        slots), each as `claim_with_history`, oldest first; [] when none is queued.
+
+        PostgreSQL: one statement, one round trip: each job's claim, its events and its log
+        read back (`one_trip.CLAIM`); rows another claimer holds are skipped, never shared.
+        SQLite: one write transaction, a claim and a log read per job."""
+        if limit < 1:
+            return []
+        if self.is_postgres:
+            return self._claim_one_statement(owner, lease_ttl, limit)
         with self._write() as conn:
+            return self._claim_sqlite(conn, owner, lease_ttl, limit)
+
+    def _claim_sqlite(
+        self, conn: sa.Connection, owner: str, lease_ttl: float, limit: int
+    ) -> list[tuple[Job, Lease, list[Event]]]:
+        out: list[tuple[Job, Lease, list[Event]]] = []
+        for _ in range(limit):
             claimed = self._claim(conn, owner, lease_ttl)
             if claimed is None:
-                return None
+                break
             job, lease = claimed
             rows = conn.execute(
                 sa.select(job_events)
                 .where(job_events.c.job_id == job.id)
                 .order_by(job_events.c.seq)
             )
-            return job, lease, [event_from_row(r) for r in rows]
+            out.append((job, lease, [event_from_row(r) for r in rows]))
+        return out
+
+    def _claim_one_statement(
+        self, owner: str, lease_ttl: float, limit: int
+    ) -> list[tuple[Job, Lease, list[Event]]]:
+        now = utcnow()
+        expires = now + timedelta(seconds=lease_ttl)
+        with self._one_statement() as conn:
+            rows = conn.execute(
+                one_trip.CLAIM, one_trip.claim_params(owner, limit, now, expires)
+            ).all()
+        return one_trip.split_rows(list(rows), owner, expires)[1]
 
     def _claim(self, conn: sa.Connection, owner: str, lease_ttl: float) -> tuple[Job, Lease] | None:
         now = utcnow()
@@ -342,9 +433,7 @@ class Store:
             raise LeaseLost(lease.job_id, lease.fence)
         return Lease(job_id=lease.job_id, fence=lease.fence, owner=lease.owner, expires_at=expires)
 
-    def append(
-        self, lease: Lease, kind: EventKind, data: dict[str, Any] | None = None
-    ) -> Event:
+    def append(self, lease: Lease, kind: EventKind, data: dict[str, Any] | None = None) -> Event:
         """Fenced append, committed on return. Raises LeaseLost."""
         now = utcnow()
         data = {} if data is None else data
@@ -395,21 +484,21 @@ class Store:
         if status == JobStatus.RUNNING:
             raise ValueError("finish() leaves running; pass the status the job moves to")
         now = utcnow()
-        data: dict[str, Any] = {"from": R, "to": status.value, "by": lease.owner}
-        for k, v in (("reason", reason), ("verdict", verdict), ("error", error)):
-            if v is not None:
-                data[k] = v
+        data = self._finish_event(lease, status, verdict, error, reason)
+        if status != JobStatus.QUEUED:
+            if self.is_postgres:
+                params = one_trip.leave_params(lease, status, verdict, error, data, now)
+                with self._one_statement() as conn:
+                    rows = conn.execute(one_trip.LEAVE_RUNNING, params).all()
+                finished, _ = one_trip.split_rows(list(rows), lease.owner, now)
+            else:
+                with self._write() as conn:
+                    finished = self._leave_running(conn, lease, status, verdict, error, data, now)
+            if finished is None:
+                raise LeaseLost(lease.job_id, lease.fence)
+            return finished
         try:
             with self._write() as conn:
-                if status != JobStatus.QUEUED:
-                    # One fenced UPDATE ... RETURNING plus the event insert: the common path.
-                    values = transitions.leave_running_values(status, verdict, error)
-                    if status in transitions.GIVES_BACK_ATTEMPT:
-                        values["attempts"] = jobs.c.attempts - 1  # running: at least 1
-                    new, _ = transitions.write_status(
-                        conn, lease.job_id, values, now, [data], guard=self._fenced(lease)
-                    )
-                    return new
                 row = conn.execute(
                     sa.select(jobs.c.control, jobs.c.attempts)
                     .where(self._fenced(lease))
@@ -431,6 +520,80 @@ class Store:
             raise LeaseLost(lease.job_id, lease.fence) from None
         if status == JobStatus.QUEUED:
             self._wakeup.poke()
+        return new
+
+    def finish_and_claim(
+        self,
+        lease: Lease,
+        status: JobStatus,
+        *,
+        verdict: str | None = None,
+        error: dict[str, Any] | None = None,
+        reason: str | None = None,
+        lease_ttl: float,
+        limit: int = 1,
+    ) -> tuple[Job, list[tuple[Job, Lease, list[Event]]]]:
+        """`finish` (to any status but queued), then `claim_batch` for the same owner, in one
+        transaction (on PostgreSQL one statement, one round trip): a worker thread whose job
+        just ended takes its next one at once. Raises LeaseLost, and then claims nothing."""
+        status = JobStatus(status)
+        if status in (JobStatus.RUNNING, JobStatus.QUEUED):
+            raise ValueError("finish_and_claim() ends a run; release to queued with finish()")
+        now = utcnow()
+        expires = now + timedelta(seconds=lease_ttl)
+        data = self._finish_event(lease, status, verdict, error, reason)
+        if self.is_postgres:
+            params = one_trip.leave_params(lease, status, verdict, error, data, now)
+            params |= one_trip.claim_params(lease.owner, limit, now, expires)
+            with self._one_statement() as conn:
+                rows = conn.execute(one_trip.FINISH_AND_CLAIM, params).all()
+            finished, claimed = one_trip.split_rows(list(rows), lease.owner, expires)
+        else:
+            with self._write() as conn:
+                finished = self._leave_running(conn, lease, status, verdict, error, data, now)
+                claimed = (
+                    []
+                    if finished is None
+                    else self._claim_sqlite(conn, lease.owner, lease_ttl, limit)
+                )
+        if finished is None:
+            raise LeaseLost(lease.job_id, lease.fence)
+        return finished, claimed
+
+    @staticmethod
+    def _finish_event(
+        lease: Lease,
+        status: JobStatus,
+        verdict: str | None,
+        error: dict[str, Any] | None,
+        reason: str | None,
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {"from": R, "to": status.value, "by": lease.owner}
+        for k, v in (("reason", reason), ("verdict", verdict), ("error", error)):
+            if v is not None:
+                data[k] = v
+        return data
+
+    def _leave_running(
+        self,
+        conn: sa.Connection,
+        lease: Lease,
+        status: JobStatus,
+        verdict: str | None,
+        error: dict[str, Any] | None,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> Job | None:
+        """SQLite: one fenced UPDATE ... RETURNING plus the event insert. None: lease lost."""
+        values = transitions.leave_running_values(status, verdict, error)
+        if status in transitions.GIVES_BACK_ATTEMPT:
+            values["attempts"] = jobs.c.attempts - 1  # running: at least 1
+        try:
+            new, _ = transitions.write_status(
+                conn, lease.job_id, values, now, [data], guard=self._fenced(lease)
+            )
+        except LeaseLost:
+            return None
         return new
 
     def reap(self, *, now: datetime | None = None) -> list[str]:
@@ -601,8 +764,22 @@ class Store:
     ) -> None:
         """Move a row along. With `leader`, fenced: raises LeadershipLost (writing nothing)
         unless that sender lease still holds."""
+        now = utcnow()
+        if self.is_postgres:  # twice per Slack post: one round trip each
+            params = one_trip.mark_params(key, state, ts, channel, not_before, error, now)
+            with self._one_statement() as conn:
+                if leader is None:
+                    conn.execute(one_trip.MARK, params)
+                    return
+                params |= {
+                    "b_name": leader.name,
+                    "b_holder": leader.holder,
+                    "b_token": leader.token,
+                }
+                if not conn.execute(one_trip.MARK_FENCED, params).scalar():
+                    raise LeadershipLost(leader.name, leader.holder, leader.token)
+            return
         with self._write() as conn:
-            now = utcnow()
             if leader is not None:
                 leases.check(conn, leader, now)
             outbox_ops.mark(conn, key, state, ts, channel, not_before, error, now)
@@ -636,6 +813,10 @@ class Store:
     def remember_signature(self, signature: str, expires_at: datetime) -> bool:
         """Record an accepted request signature until `expires_at`. False: it was seen before
         (a replay), by this process or any other sharing the database."""
+        if self.is_postgres:  # on the Slack ack path: one round trip
+            params = {"b_sig": signature, "b_exp": expires_at, "b_now": utcnow()}
+            with self._one_statement() as conn:
+                return conn.execute(one_trip.REMEMBER_SIGNATURE, params).first() is not None
         with self._write() as conn:
             return replay.remember(conn, signature, expires_at, utcnow())
 

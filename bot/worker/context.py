@@ -33,6 +33,8 @@ class Run:
     history: list[Event] = field(default_factory=list)
     lost: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # the job this run's thread claimed as it finished (`Store.finish_and_claim`) and runs next
+    successor: Run | None = None
 
 
 class LeasedContext:
