@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -195,17 +196,23 @@ def demo_policy(workdir: Path, *, page: bool = False) -> Path:
     return path
 
 
+# The process environment is one per process: eval cases build their settings from worker
+# threads at once, and without this one thread's restore could keep another's variables.
+_ENVIRON = threading.Lock()
+
+
 def settings_for(env: dict[str, str]) -> Settings:
     """Settings for this process from the same variables the workers get. They are read the
     way every entry point reads them (from the environment), then the environment is put back:
     the harness must not change its own process's environment."""
-    saved = dict(os.environ)
-    try:
-        os.environ.update(env)
-        return Settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with _ENVIRON:
+        saved = dict(os.environ)
+        try:
+            os.environ.update(env)
+            return Settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 ALERTS_TOKEN = "demo-alertmanager-token"
