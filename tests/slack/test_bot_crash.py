@@ -74,7 +74,10 @@ def test_bot_killed_before_storing_a_mention_never_acked_it(
             first.kill()
             first.wait()
             blocker.rollback()
-        assert store.list_jobs() == []
+        # On PostgreSQL the submit is one autocommit statement: its backend, queued behind the
+        # lock, can still commit once the lock goes, after the bot died. Stored-but-unacked is
+        # safe (the redelivery below finds the same key); acked-but-lost is what must not be.
+        assert len(store.list_jobs()) <= 1
 
         second = _bot(env, log)
         try:
