@@ -39,7 +39,13 @@ class JobContext(Protocol):
     def worker_name(self) -> str: ...
 
     def append(self, kind: EventKind, data: dict[str, Any] | None = None) -> Event:
-        """Fenced append, committed before it returns. Raises LeaseLost."""
+        """Fenced append, committed before it returns; the same statement holds the lease for
+        a full TTL from then, as `hold_lease` does. Raises LeaseLost."""
+        ...
+
+    def append_many(self, items: list[tuple[EventKind, dict[str, Any]]]) -> list[Event]:
+        """`append` of several events in one commit, in order: for events that belong together
+        (a tool's result and what it degraded), not to hold back one that announces an action."""
         ...
 
     def checkpoint(self) -> None:

@@ -151,6 +151,16 @@ class Lease:
     expires_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What a fenced append committed: its events, the operator's pending request ('pause' |
+    'cancel' | None) as of that commit, and the lease as it stands after it."""
+
+    events: list[Event]
+    control: str | None
+    lease: Lease
+
+
 class OutboxState(enum.StrEnum):
     PENDING = "pending"
     SENDING = "sending"

@@ -54,7 +54,8 @@ class Settings(BaseSettings):
         "(the AWS credential chain) or Google Vertex AI (Application Default Credentials)",
     )
     bedrock_model: str | None = Field(
-        None, description="the Bedrock model or inference-profile id, e.g. "
+        None,
+        description="the Bedrock model or inference-profile id, e.g. "
         "anthropic.claude-sonnet-4-5-20250929-v1:0 or us.anthropic.claude-...-v1:0",
     )
     bedrock_region: str | None = Field(
@@ -105,8 +106,7 @@ class Settings(BaseSettings):
         validation_alias=_env(
             "GOOGLE_APPLICATION_CREDENTIALS", "STEADFAST_GOOGLE_APPLICATION_CREDENTIALS"
         ),
-        description="a service-account key or external-account (workload identity "
-        "federation) file",
+        description="a service-account key or external-account (workload identity federation) file",
     )
     model_fallback_provider: Literal["anthropic", "bedrock", "vertex"] | None = Field(
         None,

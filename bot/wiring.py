@@ -145,9 +145,7 @@ def build_integrations(
     credential refresh (Vault re-login/renewal, Kubernetes token re-read)."""
     apis = apis_from_settings(settings, environ)
     vault = (
-        VaultClient(
-            vault_config(settings), judge, scrubber, metrics=metrics, on_refresh=on_refresh
-        )
+        VaultClient(vault_config(settings), judge, scrubber, metrics=metrics, on_refresh=on_refresh)
         if settings.vault_addr
         else None
     )
@@ -157,9 +155,7 @@ def build_integrations(
         if kube.configured
         else None
     )
-    http = HttpClient(
-        http_config(settings), judge, scrubber, apis, vault=vault, metrics=metrics
-    )
+    http = HttpClient(http_config(settings), judge, scrubber, apis, vault=vault, metrics=metrics)
     logs = LogStores(logs_config(settings), judge, scrubber, metrics=metrics)
     return Integrations(scrubber, vault, kubernetes, http, logs)
 

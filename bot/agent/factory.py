@@ -56,7 +56,9 @@ def model_id(settings: Settings, provider: str) -> str:
     return settings.model
 
 
-def model_client(settings: Settings, scrubber: Scrubber, provider: str | None = None) -> AnthropicModel:
+def model_client(
+    settings: Settings, scrubber: Scrubber, provider: str | None = None
+) -> AnthropicModel:
     """The SDK client for `provider` (default: `model_provider`), with its region, project and
     endpoint from settings and credentials from its own standard chain."""
     provider = provider or settings.model_provider

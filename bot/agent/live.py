@@ -42,6 +42,11 @@ class LiveContext:
         self.history.follow(self._ctx.events)
         return event
 
+    def append_many(self, items: list[tuple[EventKind, dict[str, Any]]]) -> list[Event]:
+        events = self._ctx.append_many(items)
+        self.history.follow(self._ctx.events)
+        return events
+
     def checkpoint(self) -> None:
         self._ctx.checkpoint()
 

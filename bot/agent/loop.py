@@ -11,12 +11,12 @@ repeating a recorded model response or tool result.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -162,6 +162,7 @@ class AgentHandler:
                     return self._deliver(ctx, Handoff.model_validate(history.handoff.data))
                 with steps.at(_current_step(history)):
                     turn = history.last_turn
+                    held = False  # whether an append just held the lease for a full TTL
                     if turn is not None and turn.response is not None and turn.pending():
                         outcome = self._finish_turn(env, history, turn)
                         if outcome is not None:
@@ -186,8 +187,9 @@ class AgentHandler:
                                 continue
                         self._refresh_policy(env)
                         ctx.append(EventKind.MODEL_REQUEST, self._request_event(history, env))
+                        held = True
                     try:
-                        response = self._call_model(env, history)
+                        response = self._call_model(env, history, lease_held=held)
                     except ContextTooLarge as exc:
                         data = None if compacted_for_size else compaction(history, force=True)
                         if data is None:
@@ -301,7 +303,8 @@ class AgentHandler:
         refusal = premature_escalation(submitted, history, env.policy, self.toolbox.available)
         if refusal is not None:
             ctx.append(
-                EventKind.TOOL_RESULT, {**base, "content": refusal, "is_error": True, "layer_rule": True}
+                EventKind.TOOL_RESULT,
+                {**base, "content": refusal, "is_error": True, "layer_rule": True},
             )
             return None
         handoff = build_handoff(
@@ -330,7 +333,9 @@ class AgentHandler:
             }
         )
         score = handoff.score.model_dump() if handoff.score is not None else {}
-        env.ctx.append(EventKind.ESCALATION_SCORE, {**score, "verdict": handoff.verdict, **(base or {})})
+        env.ctx.append(
+            EventKind.ESCALATION_SCORE, {**score, "verdict": handoff.verdict, **(base or {})}
+        )
         env.ctx.append(EventKind.HANDOFF, handoff.model_dump())
         return self._deliver(env.ctx, handoff)
 
@@ -385,13 +390,14 @@ class AgentHandler:
             )
         env.policy = policy
 
-    def _call_model(self, env: StepEnv, history: History) -> dict[str, Any]:
+    def _call_model(self, env: StepEnv, history: History, *, lease_held: bool) -> dict[str, Any]:
         retries_before = history.retries  # `history` counts each retry as it is appended
         messages = build_messages(
             history,
             env.ctx.job.ticket,
             env.tenant,
             output_cap=env.policy.limits.model_output_cap_chars,
+            memo=env.turn_memo,
         )
         # tool results and human answers are scrubbed when recorded; the ticket is not
         messages[0] = self.scrubber.scrub_obj(messages[0])
@@ -432,13 +438,20 @@ class AgentHandler:
             )
             env.ctx.checkpoint()
 
+        attempts = 0
+
         def ask() -> dict[str, Any]:
             # Every attempt goes out on a just-renewed lease. A worker stalled past its lease
             # (CPU starvation, a long GC or swap) still runs: its writes are fenced, but a
             # request is not a write. Without this it could ask for a step another worker has
             # since asked and recorded; now it learns LeaseLost first, and a repeat needs a
-            # stall of a whole TTL between this renewal and the request leaving.
-            env.ctx.hold_lease()
+            # stall of a whole TTL between this renewal and the request leaving. The first
+            # attempt after the `model_request` append needs no renewal of its own: that append
+            # held the lease for a full TTL in the same statement, a moment ago.
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1 or not lease_held:
+                env.ctx.hold_lease()
             return route.client.create(replace(request, model=route.model))
 
         started = time.perf_counter()
@@ -631,4 +644,4 @@ def _usage(usage: dict[str, Any]) -> dict[str, int]:
 
 
 def _digest(messages: list[dict[str, Any]]) -> str:
-    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.agent.history import History, ToolCall
+from bot.agent.history import History, ToolCall, Turn
 from bot.model import Ticket
 
 DRIFT_NOTE = (
@@ -104,9 +104,21 @@ def result_text(call: ToolCall, cap: int) -> tuple[str, bool]:
     return text, bool(d.get("is_error", False))
 
 
+# The messages of a turn that can no longer change, by step: (what they were built from, them)
+TurnMemo = dict[int, tuple[tuple[Any, ...], list[dict[str, Any]]]]
+
+
 def build_messages(
-    history: History, ticket: Ticket, tenant: str | None, *, output_cap: int
+    history: History,
+    ticket: Ticket,
+    tenant: str | None,
+    *,
+    output_cap: int,
+    memo: TurnMemo | None = None,
 ) -> list[dict[str, Any]]:
+    """The conversation so far. With `memo` (one per run), a turn followed by another request
+    is built once: everything its messages depend on is fixed by then, so a step costs the
+    turns it adds rather than the whole conversation again."""
     first = ticket_text(ticket, tenant)
     if history.previous_handoff is not None:
         first += "\n\n" + previous_handoff_text(ticket, history.previous_handoff)
@@ -122,44 +134,70 @@ def build_messages(
     turns = [t for t in history.turns if t.step > after_step]
     first_request = turns[0].request.seq if turns else 1 << 62
     messages[0]["content"] += _drift_notes(history, first_request, 0)
+    # notes merged from outside (a resolved alert) may land in an earlier turn's window
+    notes = (
+        history.retry.seq if history.retry is not None else None,
+        len(history.drift_notes),
+        len(history.alert_notes),
+        output_cap,
+    )
     for i, turn in enumerate(turns):
         if turn.response is None:
             break  # the request in flight: everything before it is the conversation
-        content = [
-            _clean(b)
-            for b in turn.response.data.get("content") or []
-            if b.get("type") == "tool_use" or (b.get("type") == "text" and b.get("text"))
-        ]
-        if not content:
-            content = [{"type": "text", "text": "(no output)"}]
-        messages.append({"role": "assistant", "content": content})
-        reply: list[dict[str, Any]] = []
-        for call in turn.tools:
-            if call.result is None:
-                return messages[:-1]  # tools still running: not a complete turn yet
-            text, is_error = result_text(call, output_cap)
-            block: dict[str, Any] = {
-                "type": "tool_result",
-                "tool_use_id": call.tool_use_id,
-                "content": text,
-            }
-            if is_error:
-                block["is_error"] = True
-            reply.append(block)
-        if not turn.tools:
-            reply.append({"type": "text", "text": NUDGE})
-        # a pause noticed during this turn is told with its results
-        following = turns[i + 1].request.seq if i + 1 < len(turns) else 1 << 62
-        reply += _drift_notes(history, following, turn.response.seq)
-        retry = history.retry
-        if (
-            retry is not None
-            and turn.response.seq < retry.seq < following
-            and not any(c.result is not None and c.result.data.get("retry") for c in turn.tools)
-        ):
-            reply.append({"type": "text", "text": retry_text(history)})
-        messages.append({"role": "user", "content": reply})
+        following = turns[i + 1].request.seq if i + 1 < len(turns) else None
+        key = (turn.response.seq, following, *notes)
+        cached = memo.get(turn.step) if memo is not None else None
+        if cached is not None and cached[0] == key:
+            messages += cached[1]
+            continue
+        pair = _turn_messages(history, turn, following, output_cap)
+        if pair is None:
+            break  # tools still running: not a complete turn yet
+        if memo is not None and following is not None:
+            memo[turn.step] = (key, pair)
+        messages += pair
     return messages
+
+
+def _turn_messages(
+    history: History, turn: Turn, following: int | None, output_cap: int
+) -> list[dict[str, Any]] | None:
+    """The assistant message of an answered turn and the user message that replies to it;
+    None while any of its tool calls has no result."""
+    assert turn.response is not None
+    content = [
+        _clean(b)
+        for b in turn.response.data.get("content") or []
+        if b.get("type") == "tool_use" or (b.get("type") == "text" and b.get("text"))
+    ]
+    if not content:
+        content = [{"type": "text", "text": "(no output)"}]
+    reply: list[dict[str, Any]] = []
+    for call in turn.tools:
+        if call.result is None:
+            return None
+        text, is_error = result_text(call, output_cap)
+        block: dict[str, Any] = {
+            "type": "tool_result",
+            "tool_use_id": call.tool_use_id,
+            "content": text,
+        }
+        if is_error:
+            block["is_error"] = True
+        reply.append(block)
+    if not turn.tools:
+        reply.append({"type": "text", "text": NUDGE})
+    # a pause noticed during this turn is told with its results
+    before = following if following is not None else 1 << 62
+    reply += _drift_notes(history, before, turn.response.seq)
+    retry = history.retry
+    if (
+        retry is not None
+        and turn.response.seq < retry.seq < before
+        and not any(c.result is not None and c.result.data.get("retry") for c in turn.tools)
+    ):
+        reply.append({"type": "text", "text": retry_text(history)})
+    return [{"role": "assistant", "content": content}, {"role": "user", "content": reply}]
 
 
 def _drift_notes(history: History, before_seq: int, after_seq: int) -> list[dict[str, Any]]:

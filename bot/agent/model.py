@@ -10,10 +10,11 @@ serves every provider; a `ModelRoute` names which one a request went to.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+import orjson
 
 from bot.agent.errors import (
     ContextTooLarge,
@@ -79,7 +80,7 @@ class ModelRoute:
 
 
 def _encode(request: ModelRequest) -> bytes:
-    return json.dumps(
+    return orjson.dumps(
         {
             "model": request.model,
             "max_tokens": request.max_tokens,
@@ -87,9 +88,8 @@ def _encode(request: ModelRequest) -> bytes:
             "tools": request.tools,
             "messages": request.messages,
             "metadata": {"user_id": request.job_id},
-        },
-        separators=(",", ":"),
-    ).encode()
+        }
+    )
 
 
 class AnthropicModel:
@@ -182,9 +182,7 @@ class AnthropicModel:
                 # investigation's step. Everything else is the SDK's own (auth, headers,
                 # timeout, status errors); `cast_to=object` hands back the response JSON as it
                 # came, which is what the loop stores.
-                answer = self._client.post(
-                    "/v1/messages", cast_to=object, content=_encode(request)
-                )
+                answer = self._client.post("/v1/messages", cast_to=object, content=_encode(request))
         except anthropic.APIStatusError as exc:
             raise translate_status(
                 exc.status_code, _message(exc), exc.response.headers, provider=self.provider

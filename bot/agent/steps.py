@@ -4,12 +4,13 @@ announces; a call with a result is never run again."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
 from bot.agent.history import History, ToolCall
 from bot.agent.ledger import layer_of
+from bot.agent.messages import TurnMemo
 from bot.agent.toolbox import Toolbox, ToolOutcome
 from bot.agent.tools import LOCAL_TOOLS, RunCommand, ToolInputError, parse_input
 from bot.handler import JobContext
@@ -34,6 +35,8 @@ class StepEnv:
     toolbox: Toolbox
     notifier: Notifier
     metrics: Metrics | None = None
+    # the run's finished turns as messages, built once (`messages.build_messages`)
+    turn_memo: TurnMemo = field(default_factory=dict)
 
 
 def needs_approval(policy: Policy, name: str, tool_input: Any) -> bool:
@@ -52,16 +55,15 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
     try:
         args = parse_input(call.name, call.input)
     except ToolInputError as exc:
-        _announce(env, call, base)
-        _result(env, base, str(exc), is_error=True, extra={"schema_error": True})
+        refused = _result_item(env, base, str(exc), is_error=True, extra={"schema_error": True})
+        ctx.append_many([_announced(env, call, base), refused])
         return None
 
     if call.name not in LOCAL_TOOLS and call.call is None:
         answered = history.answered_calls(since_seq=history.last_drift_seq)
         step = answered.get(call.key)
         if step is not None:
-            _announce(env, call, base)
-            _result(
+            refused = _result_item(
                 env,
                 base,
                 f"Refused: you already made this exact call at step {step} and its result is "
@@ -69,13 +71,18 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
                 is_error=True,
                 extra={"guard": True},
             )
+            ctx.append_many([_announced(env, call, base), refused])
             return None
 
     if call.name == "ask_human":
         question = str(getattr(args, "question", ""))
         if call.question is None:
-            _announce(env, call, base)
-            ctx.append(EventKind.HUMAN_QUESTION, {**base, "question": question})
+            ctx.append_many(
+                [
+                    _announced(env, call, base),
+                    (EventKind.HUMAN_QUESTION, {**base, "question": question}),
+                ]
+            )
             env.notifier.question(ctx, question)
             return Waiting(question)
         if call.answer is None:
@@ -89,12 +96,12 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
     if needs_approval(env.policy, call.name, call.input):
         what = _describe(call.name, args)
         if call.approval_requested is None:
-            _announce(env, call, base)
             question = (
                 f"Approval needed before the agent runs {what}. Answer with "
                 f"`steadfast approve {ctx.job.id} --by YOU` or `steadfast deny {ctx.job.id} --by YOU`."
             )
-            ctx.append(EventKind.APPROVAL_REQUESTED, {**base, "input": call.input, "question": question})
+            asked = {**base, "input": call.input, "question": question}
+            ctx.append_many([_announced(env, call, base), (EventKind.APPROVAL_REQUESTED, asked)])
             env.notifier.question(ctx, question)
             return Waiting(question)
         if call.approval is None:
@@ -113,28 +120,56 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
         note = _drift_note(env, call, call.approval_requested, call.approval)
 
     if call.name == "note_assumption":
-        _announce(env, call, base)
-        ctx.append(EventKind.ASSUMPTION, {**base, "text": str(getattr(args, "text", ""))})
-        _result(env, base, "Noted; it will be listed in the handoff.", is_error=False)
+        # nothing leaves the process: the call, what it noted and its result commit together
+        ctx.append_many(
+            [
+                _announced(env, call, base),
+                (EventKind.ASSUMPTION, {**base, "text": str(getattr(args, "text", ""))}),
+                _result_item(env, base, "Noted; it will be listed in the handoff.", is_error=False),
+            ]
+        )
         return None
 
     _announce(env, call, base, rerun=call.call is not None and call.approval is None)
     env.toolbox.refreshes.drain()  # anything left over belongs to no call of this job
     outcome = env.toolbox.run(call.name, args, env.policy, env.tenant)
-    for dependency, what in env.toolbox.refreshes.drain():
-        ctx.append(EventKind.TOKEN_REFRESHED, {**base, "dependency": dependency, "what": what})
-    _record(env, base, outcome, note)
+    refreshed: list[Item] = [
+        (EventKind.TOKEN_REFRESHED, {**base, "dependency": dependency, "what": what})
+        for dependency, what in env.toolbox.refreshes.drain()
+    ]
+    # the outcome and what it learned on the way (refreshed tokens, a degraded dependency)
+    # commit together: one write per finished call
+    ctx.append_many(refreshed + _outcome_items(env, base, outcome, note))
     return None
 
 
-def _announce(env: StepEnv, call: ToolCall, base: dict[str, Any], *, rerun: bool = False) -> None:
+Item = tuple[EventKind, dict[str, Any]]
+
+
+def _announced(env: StepEnv, call: ToolCall, base: dict[str, Any], *, rerun: bool = False) -> Item:
     data = {**base, "input": env.toolbox.scrubber.scrub_obj(call.input), "step": call.step}
     layer = layer_of(env.policy, call.name)
     if layer is not None:
         data["layer"] = layer  # what `show` reports as the job's current layer
     if rerun:
         data["rerun"] = True  # the previous attempt was in flight when its worker died
-    env.ctx.append(EventKind.TOOL_CALL, data)
+    return EventKind.TOOL_CALL, data
+
+
+def _announce(env: StepEnv, call: ToolCall, base: dict[str, Any], *, rerun: bool = False) -> None:
+    env.ctx.append(*_announced(env, call, base, rerun=rerun))
+
+
+def _result_item(
+    env: StepEnv,
+    base: dict[str, Any],
+    text: str,
+    *,
+    is_error: bool,
+    extra: dict[str, Any] | None = None,
+) -> Item:
+    data = {**base, "content": env.toolbox.scrubber.scrub(text), "is_error": is_error}
+    return EventKind.TOOL_RESULT, {**data, **(extra or {})}
 
 
 def _result(
@@ -145,29 +180,25 @@ def _result(
     is_error: bool,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    env.ctx.append(
-        EventKind.TOOL_RESULT,
-        {
-            **base,
-            "content": env.toolbox.scrubber.scrub(text),
-            "is_error": is_error,
-            **(extra or {}),
-        },
-    )
+    env.ctx.append(*_result_item(env, base, text, is_error=is_error, extra=extra))
 
 
-def _record(env: StepEnv, base: dict[str, Any], outcome: ToolOutcome, note: str) -> None:
-    ctx = env.ctx
+def _outcome_items(
+    env: StepEnv, base: dict[str, Any], outcome: ToolOutcome, note: str
+) -> list[Item]:
+    items: list[Item] = []
     if outcome.degraded is not None:
-        ctx.append(EventKind.DEGRADED, {**base, **outcome.degraded.to_dict()})
+        items.append((EventKind.DEGRADED, {**base, **outcome.degraded.to_dict()}))
         if env.metrics is not None:
             env.metrics.dependency_up.labels(outcome.degraded.dependency).set(0)
     if outcome.blocked is not None:
-        ctx.append(EventKind.TOOL_BLOCKED, {**base, **outcome.blocked})
+        items.append((EventKind.TOOL_BLOCKED, {**base, **outcome.blocked}))
         if env.metrics is not None:
             env.metrics.blocked.inc()
-        return
-    _result(env, base, outcome.content + note, is_error=outcome.is_error, extra=outcome.data)
+        return items
+    text = outcome.content + note
+    items.append(_result_item(env, base, text, is_error=outcome.is_error, extra=outcome.data))
+    return items
 
 
 def quoted_answer(data: dict[str, Any]) -> str:

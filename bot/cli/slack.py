@@ -260,6 +260,8 @@ def register(app: typer.Typer) -> None:
         with errors_to_exit():
             store = open_store(settings)
             try:
-                _serve(settings, store, policy, mode, host, port, workers=handler, scrubber=scrubber)
+                _serve(
+                    settings, store, policy, mode, host, port, workers=handler, scrubber=scrubber
+                )
             finally:
                 store.close()

@@ -183,11 +183,20 @@ def _pages(stack: Stack, events: list[Any]) -> list[dict[str, Any]]:
     for e in events:
         if e.kind != EventKind.PAGED:
             continue
-        alert = alerts.get(str(e.data.get("dedup_key"))) if e.data.get("service") == "pagerduty" else None
+        alert = (
+            alerts.get(str(e.data.get("dedup_key")))
+            if e.data.get("service") == "pagerduty"
+            else None
+        )
         pages.append(
             {
-                **{k: e.data.get(k) for k in ("service", "target", "action", "dedup_key", "outcome")},
-                "alert": None if alert is None else {"number": alert["number"], "status": alert["status"]},
+                **{
+                    k: e.data.get(k)
+                    for k in ("service", "target", "action", "dedup_key", "outcome")
+                },
+                "alert": None
+                if alert is None
+                else {"number": alert["number"], "status": alert["status"]},
             }
         )
     return pages

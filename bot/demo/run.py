@@ -139,9 +139,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoReport:
     world = demo_scenario()
     scenario = load_user_scenario(options.scenario, world) if options.scenario else None
     stack = Stack.start(scenario.world if scenario else world)
-    env = stack.settings_env(
-        database_url=database_url, workdir=workdir, provider=options.provider
-    )
+    env = stack.settings_env(database_url=database_url, workdir=workdir, provider=options.provider)
     if options.from_alert:
         # the bot serves Alertmanager's endpoint on a loopback port of its own
         env |= {"STEADFAST_ALERTS_TOKEN": ALERTS_TOKEN, "STEADFAST_ALERTS_PORT": "0"}

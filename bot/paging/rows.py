@@ -84,9 +84,7 @@ def resolve_rows(job: Job, route: Route, run: str) -> list[OutboxPost]:
     triggered for this job (and after every trigger row is final)."""
     rows = []
     for target in route.pages:
-        page = Page(
-            service=target.service, key_name=target.key, action="resolve", dedup_key=job.id
-        )
+        page = Page(service=target.service, key_name=target.key, action="resolve", dedup_key=job.id)
         key = outbox_key(job.id, "page", target.service, target.key, "resolve" + run)
         rows.append(_row(key, RESOLVE, page, []))
     return rows

@@ -187,7 +187,9 @@ def console_reply(intent: Intent, policy: Policy, links: ConsoleLinks | None) ->
     tenant = intent.text.strip() or policy.tenant_for_channel(intent.channel)
     known = ", ".join(f"`{t}`" for t in sorted(policy.tenants)) or "none in the policy"
     if not tenant:
-        return f"This channel belongs to no tenant; say which: `/steadfast console TENANT` ({known})"
+        return (
+            f"This channel belongs to no tenant; say which: `/steadfast console TENANT` ({known})"
+        )
     if tenant not in policy.tenants:
         return f"No tenant `{tenant}` in the policy (tenants: {known})."
     ttl = policy.console.tenant_link_ttl_seconds

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from bot.model import TERMINAL, Event, Job, JobStatus, Lease, OutboxState
-from bot.store import transitions
+from bot.store import statements, transitions
 from bot.store.rows import job_from_row
 from bot.store.schema import (
     UTCDateTime,
@@ -413,3 +413,32 @@ def mark_params(
 # MARK_FENCED also takes b_name, b_holder, b_token (the sender lease) and returns one row, 0
 # when the lease no longer holds (and nothing was written).
 MARK, MARK_FENCED = _mark()
+
+
+def _append() -> sa.Select[Any]:
+    bump = statements.APPEND_BUMP.cte("bump")
+    rows = (
+        sa.func.jsonb_to_recordset(sa.bindparam("b_events", type_=JSONB))
+        .table_valued(
+            sa.column("ord", sa.Integer), sa.column("kind", sa.Text), sa.column("data", JSONB)
+        )
+        .render_derived(name="rows", with_types=True)
+    )
+    # `ord` counts from 1: the last row takes the bumped `event_seq`
+    written = sa.insert(job_events).from_select(
+        _EVENT_COLUMNS,
+        sa.select(
+            sa.bindparam("b_id"),
+            bump.c.event_seq - sa.bindparam("b_n", type_=sa.Integer) + rows.c.ord,
+            sa.bindparam("b_now", type_=_T),
+            rows.c.kind,
+            rows.c.data,
+        ).select_from(bump.join(rows, sa.true())),
+    )
+    return sa.select(bump.c.event_seq, bump.c.control).add_cte(written.cte("written"))
+
+
+# `Store.append_batch`: room for b_n events on the fenced job row and the events themselves;
+# one row back (the last seq and the pending control), none when the lease is lost. Params:
+# statements.APPEND_BUMP's and b_events, a JSON list of {ord, kind, data}.
+APPEND = _append()

@@ -10,6 +10,9 @@ from bot.store.schema import job_events, jobs
 
 Q, R = JobStatus.QUEUED.value, JobStatus.RUNNING.value
 
+# Room for `b_n` events, fenced. Each append also holds the lease for a full TTL (`b_exp`; NULL
+# keeps it) and reads the operator's pending request, so a step boundary right after an append
+# needs neither a renewal nor a read of its own.
 APPEND_BUMP = (
     sa.update(jobs)
     .where(
@@ -19,11 +22,14 @@ APPEND_BUMP = (
         jobs.c.status == R,
     )
     .values(
-        event_seq=jobs.c.event_seq + 1,
+        event_seq=jobs.c.event_seq + sa.bindparam("b_n", type_=sa.Integer),
         last_event_at=sa.bindparam("b_now", type_=jobs.c.last_event_at.type),
         updated_at=sa.bindparam("b_now", type_=jobs.c.updated_at.type),
+        lease_expires_at=sa.func.coalesce(
+            sa.bindparam("b_exp", type_=jobs.c.lease_expires_at.type), jobs.c.lease_expires_at
+        ),
     )
-    .returning(jobs.c.event_seq)
+    .returning(jobs.c.event_seq, jobs.c.control)
 )
 INSERT_EVENT = sa.insert(job_events)
 _T = jobs.c.updated_at.type

@@ -11,9 +11,11 @@ CONTRACT (other parts code against these signatures):
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +24,7 @@ import sqlalchemy as sa
 from bot.errors import JobNotFound, LeadershipLost, LeaseLost, StoreError
 from bot.model import (
     TERMINAL,
+    Appended,
     Event,
     EventKind,
     Job,
@@ -54,6 +57,7 @@ from bot.store.rows import (
     ticket_event_data,
 )
 from bot.store.schema import job_events, jobs
+from bot.store.sqlite_append import SqliteAppend
 from bot.store.wakeup import Wakeup, notify_sql
 
 Q, R = JobStatus.QUEUED.value, JobStatus.RUNNING.value
@@ -84,6 +88,7 @@ class Store:
         self._writer: AbstractContextManager[Any] = (
             nullcontext() if self.is_postgres else threading.RLock()
         )
+        self._sqlite_append = None if self.is_postgres else SqliteAppend(self.engine)
 
     # --- lifecycle of the store itself ------------------------------------------------------
     def upgrade(self) -> None:
@@ -108,7 +113,8 @@ class Store:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except sa.exc.SQLAlchemyError as exc:
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
+            # sqlite3's own errors come from the append path, which runs on the driver's cursor
             detail = getattr(exc, "orig", None) or exc
             raise StoreError(
                 f"database error ({self.engine.url.render_as_string()}): "
@@ -435,25 +441,48 @@ class Store:
 
     def append(self, lease: Lease, kind: EventKind, data: dict[str, Any] | None = None) -> Event:
         """Fenced append, committed on return. Raises LeaseLost."""
+        return self.append_batch(lease, [(kind, {} if data is None else data)]).events[0]
+
+    def append_batch(
+        self,
+        lease: Lease,
+        items: Sequence[tuple[EventKind, dict[str, Any]]],
+        *,
+        lease_ttl: float | None = None,
+    ) -> Appended:
+        """Fenced append of `items` in one commit, in order. With `lease_ttl` the same statement
+        holds the lease for that long from now; either way it reads the operator's pending
+        request, as `control` would. Raises LeaseLost."""
         now = utcnow()
-        data = {} if data is None else data
-        with self._write() as conn:
-            seq = conn.execute(
-                statements.APPEND_BUMP,
-                {
-                    "b_id": lease.job_id,
-                    "b_fence": lease.fence,
-                    "b_owner": lease.owner,
-                    "b_now": now,
-                },
-            ).scalar()
-            if seq is None:
-                raise LeaseLost(lease.job_id, lease.fence)
-            conn.execute(
-                statements.INSERT_EVENT,
-                {"job_id": lease.job_id, "seq": seq, "at": now, "kind": kind, "data": data},
-            )
-        return Event(job_id=lease.job_id, seq=seq, at=now, kind=kind, data=data)
+        expires = now + timedelta(seconds=lease_ttl) if lease_ttl is not None else None
+        bump = {
+            "b_id": lease.job_id,
+            "b_fence": lease.fence,
+            "b_owner": lease.owner,
+            "b_now": now,
+            "b_n": len(items),
+            "b_exp": expires,
+        }
+        row: Any  # (last seq, control), None when the fence no longer holds
+        if self.is_postgres:
+            rows = [{"ord": i + 1, "kind": k, "data": d} for i, (k, d) in enumerate(items)]
+            with self._one_statement() as conn:
+                row = conn.execute(one_trip.APPEND, {**bump, "b_events": rows}).one_or_none()
+        else:
+            assert self._sqlite_append is not None
+            new = [{"job_id": lease.job_id, "at": now, "kind": k, "data": d} for k, d in items]
+            with self._errors(), self._writer:
+                row = self._sqlite_append(bump, new)
+        if row is None:
+            raise LeaseLost(lease.job_id, lease.fence)
+        last, control = row
+        first = last - len(items) + 1
+        events = [
+            Event(job_id=lease.job_id, seq=first + i, at=now, kind=k, data=d)
+            for i, (k, d) in enumerate(items)
+        ]
+        held = lease if expires is None else replace(lease, expires_at=expires)
+        return Appended(events=events, control=control, lease=held)
 
     def control(self, lease: Lease) -> str | None:
         """The pending operator request ('pause' | 'cancel') for a running job, or None.

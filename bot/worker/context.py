@@ -22,6 +22,8 @@ from core import logcontext
 # these are read back at each step boundary (only for the jobs that can receive them).
 EXTERNAL_KINDS = [EventKind.ALERT_RESOLVED.value]
 
+_UNREAD = object()  # no append since the last step boundary: `checkpoint` reads the store
+
 
 @dataclass
 class Run:
@@ -59,6 +61,7 @@ class LeasedContext:
         self._shutdown = shutdown
         self._metrics = metrics
         self._last_step = time.perf_counter()
+        self._control: str | object | None = _UNREAD
 
     @property
     def job(self) -> Job:
@@ -78,29 +81,40 @@ class LeasedContext:
         return self._run.lease
 
     def append(self, kind: EventKind, data: dict[str, Any] | None = None) -> Event:
+        return self.append_many([(kind, {} if data is None else data)])[0]
+
+    def append_many(self, items: list[tuple[EventKind, dict[str, Any]]]) -> list[Event]:
         try:
-            event = self._store.append(self._lease(), kind, data)
+            appended = self._store.append_batch(self._lease(), items, lease_ttl=self._lease_ttl)
         except LeaseLost:
             self._run.lost = True
             raise
-        self._events.append(event)
-        if data and "step" in data:  # log lines from here on say which step they belong to
-            logcontext.set_field("step", data["step"])
+        self._run.lease = appended.lease
+        self._control = appended.control
+        self._events.extend(appended.events)
+        for event in appended.events:
+            if "step" in event.data:  # log lines from here on say which step they belong to
+                logcontext.set_field("step", event.data["step"])
         if self._metrics is not None:
             now = time.perf_counter()
-            self._metrics.step_latency.labels(kind=kind).observe(now - self._last_step)
+            for event in appended.events:
+                self._metrics.step_latency.labels(kind=event.kind).observe(now - self._last_step)
             self._last_step = now
-        return event
+        return appended.events
 
     def checkpoint(self) -> None:
+        # The last append read the operator's request in its own statement: a boundary right
+        # after one asks the store only when something else came in between.
+        pending, self._control = self._control, _UNREAD
         try:
-            pending = self._store.control(self._lease())
+            if pending is _UNREAD:
+                pending = self._store.control(self._lease())
         except LeaseLost:
             self._run.lost = True
             raise
         # An operator's pause/cancel wins over shutdown: releasing would lose their request.
         if pending:
-            raise StopRequested(self.job.id, pending)
+            raise StopRequested(self.job.id, str(pending))
         if self._shutdown.is_set():
             raise StopRequested(self.job.id, "shutdown")
         self._take_external()

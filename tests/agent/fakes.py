@@ -89,6 +89,9 @@ class FakeContext:
         self._events.append(event)
         return event
 
+    def append_many(self, items: list[tuple[str, dict[str, Any]]]) -> list[Event]:
+        return [self.append(kind, data) for kind, data in items]
+
     def checkpoint(self) -> None:
         self.checkpoints += 1
         if self.crash_at is not None and self.checkpoints >= self.crash_at:

@@ -36,6 +36,9 @@ class RecordingContext:
     def append(self, kind: str, data: dict[str, Any] | None = None) -> Event:
         raise NotImplementedError
 
+    def append_many(self, items: list[tuple[str, dict[str, Any]]]) -> list[Event]:
+        raise NotImplementedError
+
     def checkpoint(self) -> None:
         pass
 

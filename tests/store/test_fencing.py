@@ -45,12 +45,26 @@ class Pause:
 @contextmanager
 def paused(store: Store, thread: str, prefix: str) -> Iterator[Pause]:
     pause = Pause(thread, prefix)
+    traced: list[Any] = []
+
+    def trace(dbapi_conn: Any, *_: Any) -> None:
+        # SQLite's append runs on the driver's cursor, out of SQLAlchemy's sight; the driver's
+        # trace hook stops it too (before the statement, with BEGIN IMMEDIATE's lock held)
+        dbapi_conn.set_trace_callback(lambda statement: pause(None, None, statement))
+        traced.append(dbapi_conn)
+
     sa.event.listen(store.engine, "after_cursor_execute", pause)
+    if not store.is_postgres:
+        sa.event.listen(store.engine, "checkout", trace)
     try:
         yield pause
     finally:
         pause.go.set()
         sa.event.remove(store.engine, "after_cursor_execute", pause)
+        if not store.is_postgres:
+            sa.event.remove(store.engine, "checkout", trace)
+        for dbapi_conn in traced:
+            dbapi_conn.set_trace_callback(None)
 
 
 class Outcome:
