@@ -10,13 +10,11 @@ repeating a recorded model response or tool result.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import orjson
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -495,7 +493,6 @@ class AgentHandler:
             "model": route.model,  # prices the call (bot.cost) if the setting changes
             "provider": route.provider,
             "latency_ms": round(latency * 1000, 1),
-            "prefix": _digest(messages),
         }
 
     def _fall_back(
@@ -641,7 +638,3 @@ def _usage(usage: dict[str, Any]) -> dict[str, int]:
         "cache_read_input_tokens",
     )
     return {k: int(usage.get(k) or 0) for k in keys}
-
-
-def _digest(messages: list[dict[str, Any]]) -> str:
-    return hashlib.sha256(orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -17,6 +18,14 @@ READ_ONLY = "steadfast_read_only"  # execution option: SQLite reads use a deferr
 
 
 def _json_dumps(value: Any) -> str:
+    # Every event and outbox row passes through here: orjson writes the same text as
+    # json.dumps(separators=(",", ":"), ensure_ascii=False) in a fraction of the time. It
+    # refuses integers beyond 64 bits, which a model's tool input can hold: those take the
+    # slow path.
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        pass
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError) as exc:

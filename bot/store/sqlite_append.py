@@ -7,15 +7,20 @@ it. Here the same two prebuilt statements (`statements.APPEND_BUMP`, `statements
 are compiled once for the engine's dialect and run on a pooled connection's DBAPI cursor, with
 each value passed through its column type's own bind processor, so what is stored is exactly
 what SQLAlchemy would have stored. The transaction is the same as everywhere else on SQLite:
-BEGIN IMMEDIATE, both statements, COMMIT.
+BEGIN IMMEDIATE, both statements, COMMIT. Appends keep one pooled connection for themselves:
+the store's writer lock serialises them, and a checkout and return per append cost as much as
+the statements.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from bot.store import statements
@@ -50,33 +55,40 @@ class SqliteAppend:
             {c: sa.bindparam(c, type_=statements.INSERT_EVENT.table.c[c].type) for c in _EVENT}
         )
         self._insert = _Prepared(insert, engine.dialect)
+        self._raw: PoolProxiedConnection | None = None
+
+    def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
 
     def __call__(
         self, bump: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
     ) -> tuple[int, str | None] | None:
         """Bump the fenced job row by len(rows) and insert `rows` (their `seq` is filled in):
         (last seq, pending control), or None when the fence no longer holds."""
-        raw = self._engine.raw_connection()
+        if self._raw is None:
+            self._raw = self._engine.raw_connection()
+        raw = self._raw
+        cursor = raw.cursor()
         try:
-            cursor = raw.cursor()
             cursor.execute("BEGIN IMMEDIATE")
-            try:
-                found = cursor.execute(self._bump.sql, self._bump.params(bump)).fetchone()
-                if found is not None:
-                    first = found[0] - len(rows) + 1
-                    cursor.executemany(
-                        self._insert.sql,
-                        [self._insert.params({**r, "seq": first + i}) for i, r in enumerate(rows)],
-                    )
-                cursor.execute("COMMIT")
-            except BaseException:
-                if raw.driver_connection.in_transaction:  # type: ignore[union-attr]
-                    cursor.execute("ROLLBACK")
-                raise
-            finally:
+            found = cursor.execute(self._bump.sql, self._bump.params(bump)).fetchone()
+            if found is not None:
+                first = found[0] - len(rows) + 1
+                cursor.executemany(
+                    self._insert.sql,
+                    [self._insert.params({**r, "seq": first + i}) for i, r in enumerate(rows)],
+                )
+            cursor.execute("COMMIT")
+        except BaseException:
+            # a connection in an unknown state is not kept: the next append opens another
+            self._raw = None
+            with suppress(sqlite3.Error):
                 cursor.close()
-        finally:
-            raw.close()  # back to the pool
+            raw.invalidate()
+            raise
+        cursor.close()
         return (int(found[0]), found[1]) if found is not None else None
 
 

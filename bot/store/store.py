@@ -107,6 +107,8 @@ class Store:
 
     def close(self) -> None:
         self._wakeup.close()
+        if self._sqlite_append is not None:
+            self._sqlite_append.close()
         self.engine.dispose()
 
     @contextmanager
