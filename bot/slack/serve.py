@@ -6,11 +6,9 @@ from __future__ import annotations
 import io
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -21,16 +19,11 @@ from bot.settings import Settings
 from bot.slack.app import SlackBot
 from bot.slack.errors import SlackConfigError
 from bot.slack.signed import SignedRequests
+from core.wsgi_server import PooledWSGIServer
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 512  # bursts of mentions must queue, not be refused
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -84,33 +77,24 @@ class HttpBot:
 
     def __init__(self, bot: SlackBot, *, host: str = "0.0.0.0", port: int = 3000) -> None:
         self.bot = bot
-        self.server = make_server(
-            host,
-            port,
-            wsgi_app(bot),
-            server_class=_ThreadingWSGIServer,
-            handler_class=_QuietHandler,
+        self.server = PooledWSGIServer(
+            (host, port), wsgi_app(bot), _QuietHandler, name="slack-http"
         )
-        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        return int(self.server.server_address[1])
+        return self.server.port
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{EVENTS_PATH}"
 
     def start(self) -> HttpBot:
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, name="slack-http", daemon=True
-        )
-        self._thread.start()
+        self.server.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 class SocketBot:

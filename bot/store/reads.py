@@ -58,9 +58,15 @@ def recent_jobs(
 def changed_since(
     conn: sa.Connection, since: datetime, statuses: tuple[JobStatus, ...]
 ) -> list[sa.Row[Any]]:
+    # A job holding only its ticket has had nothing happen to it (a backlog of fresh mentions
+    # would otherwise be read whole on every pass).
     query = (
         sa.select(jobs)
-        .where(jobs.c.status.in_([s.value for s in statuses]), jobs.c.updated_at > since)
+        .where(
+            jobs.c.status.in_([s.value for s in statuses]),
+            jobs.c.updated_at > since,
+            jobs.c.event_seq > 1,
+        )
         .order_by(jobs.c.updated_at)
     )
     return list(conn.execute(query))

@@ -293,7 +293,8 @@ class Store:
             return [job_from_row(r) for r in rows]
 
     def jobs_changed_since(self, since: datetime, statuses: tuple[JobStatus, ...]) -> list[Job]:
-        """Jobs now in one of `statuses` whose row changed after `since`, oldest change first."""
+        """Jobs now in one of `statuses` whose row changed after `since`, oldest change first;
+        a job that holds nothing but its ticket is not among them."""
         with self._read() as conn:
             return [job_from_row(r) for r in reads.changed_since(conn, since, statuses)]
 
