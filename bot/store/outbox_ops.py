@@ -11,6 +11,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bot.model import OutboxState
 from bot.store.schema import outbox
 
+# Built once: a statement built per call with its values in it costs SQLAlchemy a cache key
+# walk and a crud pass each time, more than SQLite's own work for the row.
+_PUT = {
+    name: dialect.insert(outbox)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(outbox.c.key)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_MARK = sa.update(outbox).where(outbox.c.key == sa.bindparam("b_key"))
+_MARK_SENDING = _MARK.values(attempts=outbox.c.attempts + 1)
+
 
 def put(
     conn: sa.Connection,
@@ -32,14 +43,7 @@ def put(
         "created_at": now,
         "updated_at": now,
     }
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        insert(outbox)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(outbox.c.key)
-    )
-    return conn.execute(stmt).scalar() is not None
+    return conn.execute(_PUT[conn.dialect.name], values).scalar() is not None
 
 
 def due(conn: sa.Connection, limit: int, now: datetime) -> list[sa.Row[Any]]:
@@ -67,16 +71,20 @@ def mark(
     now: datetime,
 ) -> None:
     state = OutboxState(state).value
-    values: dict[str, Any] = {"state": state, "updated_at": now, "not_before": not_before}
-    if state == OutboxState.SENDING.value:
-        values["attempts"] = outbox.c.attempts + 1
+    # the parameters name the columns set (beside `attempts` when sending)
+    values: dict[str, Any] = {
+        "b_key": key,
+        "state": state,
+        "updated_at": now,
+        "not_before": not_before,
+    }
     if ts is not None:
         values["ts"] = ts
     if channel is not None:
         values["channel"] = channel
     if error is not None:
         values["last_error"] = error
-    conn.execute(sa.update(outbox).where(outbox.c.key == key).values(**values))
+    conn.execute(_MARK_SENDING if state == OutboxState.SENDING.value else _MARK, values)
 
 
 def get(conn: sa.Connection, key: str) -> sa.Row[Any] | None:

@@ -32,6 +32,7 @@ APPEND_BUMP = (
     .returning(jobs.c.event_seq, jobs.c.control)
 )
 INSERT_EVENT = sa.insert(job_events)
+INSERT_JOB = sa.insert(jobs).returning(*jobs.c)
 _T = jobs.c.updated_at.type
 CLAIM = (
     sa.update(jobs)

@@ -225,13 +225,10 @@ class Store:
         job_id, now = values["id"], values["created_at"]
         try:
             with self._write() as conn:
-                row = conn.execute(sa.insert(jobs).values(**values).returning(*jobs.c)).one()
+                row = conn.execute(statements.INSERT_JOB, values).one()
                 data = ticket_event_data(ticket, key, self._last_handoff(conn, ticket))
-                conn.execute(
-                    sa.insert(job_events).values(
-                        job_id=job_id, seq=1, at=now, kind="ticket_received", data=data
-                    )
-                )
+                first = {"job_id": job_id, "seq": 1, "at": now, "kind": "ticket_received"}
+                conn.execute(statements.INSERT_EVENT, first | {"data": data})
                 for post in posts(job_from_row(row)) if posts else ():
                     outbox_ops.put(conn, post.key, post.method, post.payload, job_id, post.purpose)
                 self._notify(conn)
