@@ -201,7 +201,14 @@ def test_a_refused_page_is_failed_reported_and_not_retried(
     }
     key = f"{job.id}:page:pagerduty:payments-pd:trigger"
     store.outbox_put(key, "page.trigger", page, job_id=job.id, purpose="page")
-    until(lambda: (row := store.outbox_get(key)) is not None and row.state == OutboxState.FAILED)
+    # the row is marked failed, then the job's log records the refusal: wait for both
+    until(
+        lambda: (
+            (row := store.outbox_get(key)) is not None
+            and row.state == OutboxState.FAILED
+            and _paged(store, job.id)
+        )
+    )
     row = store.outbox_get(key)
     assert row is not None and "invalid event" in (row.last_error or "")
     [event] = _paged(store, job.id)
