@@ -23,13 +23,15 @@ demo: $(STAMP)
 
 # The chart and kubectl tests use real helm/kubectl when they can be fetched (CI requires them).
 # Tests run in parallel (pytest-xdist): each has its own temp dir, SQLite file, PostgreSQL schema
-# and ephemeral ports. PYTEST_WORKERS=0 runs them in one process; see docs/testing.md.
-PYTEST_WORKERS ?= auto
+# and ephemeral ports. The slow ones spend most of their time waiting on subprocesses, so there
+# are 1.5 workers per CPU, and an idle worker takes queued tests from a busy one (worksteal).
+# PYTEST_WORKERS=0 runs them in one process; see docs/testing.md.
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(max(2, (os.cpu_count() or 1) * 3 // 2))')
 test: $(STAMP)
 	-@$(MAKE) --no-print-directory tools
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The peers the benchmarks compare against (LangGraph, procrastinate) and matplotlib.
 bench: $(VENV)/.bench-stamp

@@ -100,3 +100,9 @@ def store(database_url: str, max_attempts: int) -> Iterator[Store]:
     s.upgrade()
     yield s
     s.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # pytest-xdist hands tests out in this order: slow ones first, so that a long crash test
+    # does not start last and keep the run going while the other workers sit idle
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
