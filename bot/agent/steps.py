@@ -89,7 +89,7 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
             return Waiting(question)
         note = _drift_note(env, call, call.question, call.answer)
         text = quoted_answer(call.answer.data)
-        _result(env, base, text + note, is_error=False)
+        ctx.append(*_result_item(env, base, text + note, is_error=False))
         return None
 
     note = ""
@@ -109,13 +109,10 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
         by = call.approval.data.get("by", "a human")
         if not call.approval.data.get("approved"):
             reason = call.approval.data.get("reason") or "no reason given"
-            _result(
-                env,
-                base,
-                f"Denied by {by} ({reason}). Find another read-only way or note it as not checked.",
-                is_error=True,
-                extra={"denied_by": by},
+            denied = (
+                f"Denied by {by} ({reason}). Find another read-only way or note it as not checked."
             )
+            ctx.append(*_result_item(env, base, denied, is_error=True, extra={"denied_by": by}))
             return None
         note = _drift_note(env, call, call.approval_requested, call.approval)
 
@@ -130,7 +127,7 @@ def run_call(env: StepEnv, history: History, call: ToolCall) -> Waiting | None:
         )
         return None
 
-    _announce(env, call, base, rerun=call.call is not None and call.approval is None)
+    ctx.append(*_announced(env, call, base, rerun=call.call is not None and call.approval is None))
     env.toolbox.refreshes.drain()  # anything left over belongs to no call of this job
     outcome = env.toolbox.run(call.name, args, env.policy, env.tenant)
     refreshed: list[Item] = [
@@ -156,10 +153,6 @@ def _announced(env: StepEnv, call: ToolCall, base: dict[str, Any], *, rerun: boo
     return EventKind.TOOL_CALL, data
 
 
-def _announce(env: StepEnv, call: ToolCall, base: dict[str, Any], *, rerun: bool = False) -> None:
-    env.ctx.append(*_announced(env, call, base, rerun=rerun))
-
-
 def _result_item(
     env: StepEnv,
     base: dict[str, Any],
@@ -170,17 +163,6 @@ def _result_item(
 ) -> Item:
     data = {**base, "content": env.toolbox.scrubber.scrub(text), "is_error": is_error}
     return EventKind.TOOL_RESULT, {**data, **(extra or {})}
-
-
-def _result(
-    env: StepEnv,
-    base: dict[str, Any],
-    text: str,
-    *,
-    is_error: bool,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    env.ctx.append(*_result_item(env, base, text, is_error=is_error, extra=extra))
 
 
 def _outcome_items(
