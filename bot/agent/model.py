@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import orjson
-
 from bot.agent.errors import (
     ContextTooLarge,
     ModelAuthFailed,
@@ -23,6 +21,7 @@ from bot.agent.errors import (
     ModelRejected,
     ModelRetryable,
 )
+from core import jsontext
 from core.retry import parse_retry_after
 
 
@@ -80,7 +79,7 @@ class ModelRoute:
 
 
 def _encode(request: ModelRequest) -> bytes:
-    return orjson.dumps(
+    return jsontext.dumps(
         {
             "model": request.model,
             "max_tokens": request.max_tokens,

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import ConnectionPoolEntry
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from bot.errors import ConfigError, StoreError
+from core import jsontext
 
 READ_ONLY = "steadfast_read_only"  # execution option: SQLite reads use a deferred BEGIN
 
 
 def _json_dumps(value: Any) -> str:
-    # Every event and outbox row passes through here: orjson writes the same text as
-    # json.dumps(separators=(",", ":"), ensure_ascii=False) in a fraction of the time. It
-    # refuses integers beyond 64 bits, which a model's tool input can hold: those take the
-    # slow path.
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        pass
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return jsontext.dumps(value).decode()
     except (TypeError, ValueError) as exc:
         raise StoreError(
             f"data to store must be JSON (str, number, bool, list, dict): {exc}"

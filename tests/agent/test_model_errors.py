@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from bot.agent.model import AnthropicModel, ModelRequest
 from bot.agent.retry import RetryPolicy
 from bot.model import JobStatus
 from emulators.anthropic import AnthropicEmulator
@@ -115,3 +117,25 @@ def test_other_status_classes(
     assert result.status == status
     assert result.error_kind == error_kind
     assert [r.data.get("status") for r in ctx.of("retry")] == retried
+
+
+def test_a_tool_input_beyond_64_bit_integers_still_goes_out(emulator: AnthropicEmulator) -> None:
+    """The model's own answer is sent back in the next request; an integer no 64-bit encoder
+    takes must not fail the step there."""
+    model = AnthropicModel(api_key="sk-test", base_url=emulator.url)
+    first: dict[str, Any] = {
+        "role": "user",
+        "content": [{"type": "text", "text": "scenario:loop-guard"}],
+    }
+    request = ModelRequest("claude-sonnet-5-5", 100, [], [], [first], job_id="big-int")
+    [use] = [b for b in model.create(request)["content"] if b["type"] == "tool_use"]
+    use["input"]["limit"] = 10**30
+    answered = {"type": "tool_result", "tool_use_id": use["id"], "content": "no pods"}
+    messages = [
+        first,
+        {"role": "assistant", "content": [use]},
+        {"role": "user", "content": [answered]},
+    ]
+    answer = model.create(replace(request, messages=messages))
+    assert answer["content"]
+    assert '"limit":1000000000000000000000000000000' in emulator.requests[-1].body.decode()
