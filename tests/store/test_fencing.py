@@ -49,7 +49,9 @@ def paused(store: Store, thread: str, prefix: str) -> Iterator[Pause]:
 
     def trace(dbapi_conn: Any, *_: Any) -> None:
         # SQLite's append runs on the driver's cursor, out of SQLAlchemy's sight; the driver's
-        # trace hook stops it too (before the statement, with BEGIN IMMEDIATE's lock held)
+        # trace hook stops it too (before the statement, with BEGIN IMMEDIATE's lock held).
+        # Appends keep the connection of their first checkout: these tests make the store's
+        # first append inside `paused`.
         dbapi_conn.set_trace_callback(lambda statement: pause(None, None, statement))
         traced.append(dbapi_conn)
 
